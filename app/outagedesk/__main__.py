@@ -1,0 +1,3 @@
+from outagedesk.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""Command line: ``outagedesk [run|import-accounts|sim] [flags]``.
+
+Common flags work before or after the subcommand. A wrong flag or a missing setting ends in
+a one-line error that names the fix, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from outagedesk import __version__
+from outagedesk.config import Settings, SettingsError, load_settings
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # SUPPRESS keeps a flag given before the subcommand from being reset after it.
+    d: Any = None if top else argparse.SUPPRESS
+    g = parser.add_argument_group("common settings (also OUTAGEDESK_* variables or the file)")
+    g.add_argument("--config-file", default=d, metavar="PATH", help="settings TOML file")
+    g.add_argument("--data-dir", default=d, metavar="DIR", help="where the database and logs live")
+    g.add_argument("--db-url", default=d, metavar="URL", help="SQLAlchemy URL (default: SQLite)")
+    g.add_argument("--gateway-url", default=d, metavar="URL", help="SMS gateway base URL")
+    g.add_argument("--oms-url", default=d, metavar="URL", help="OMS webhook URL")
+    g.add_argument("--region", default=d, metavar="CC", help="default phone region (US)")
+    g.add_argument(
+        "--outage-keywords", default=d, metavar="LIST", help="comma-separated, e.g. OUT,OUTAGE"
+    )
+    g.add_argument(
+        "--hold-unlinked",
+        default=d,
+        metavar="BOOL",
+        help="hold unlinked reports until linked instead of forwarding them (yes/no)",
+    )
+    g.add_argument("--desk", default=d, metavar="NAME", help="this desk's name in audit rows")
+    g.add_argument("--log-level", default=d, metavar="LEVEL", help="DEBUG, INFO, WARNING")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="outagedesk",
+        description="Dispatcher console: every outage text becomes an OMS trouble ticket.",
+        epilog="Tokens come from the OS keyring or OUTAGEDESK_GATEWAY_TOKEN / "
+        "OUTAGEDESK_OMS_TOKEN; they are never accepted as flags.",
+    )
+    parser.add_argument("--version", action="version", version=f"outagedesk {__version__}")
+    _common(parser, top=True)
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the console on the built-in simulator with a throw-away database",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the engine (and the window unless --headless)")
+    _common(run, top=False)
+    run.add_argument(
+        "--headless", action="store_true", help="no window: poll, store and forward only"
+    )
+    run.add_argument(
+        "--status-interval", type=float, default=argparse.SUPPRESS, metavar="S",
+        help="seconds between status lines (headless)",
+    )  # fmt: skip
+
+    imp = sub.add_parser("import-accounts", help="load the account directory from a CSV file")
+    _common(imp, top=False)
+    imp.add_argument("file", metavar="FILE.csv")
+    imp.add_argument(
+        "--skip-bad-rows", action="store_true", help="import the good rows, report the bad ones"
+    )
+
+    sim = sub.add_parser("sim", help="run the simulator gateway and OMS on loopback")
+    from outagedesk.sim import cli as sim_cli
+
+    sim_cli.add_arguments(sim)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    flags = {k: v for k, v in vars(args).items() if v is not None}
+    return load_settings(flags)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "sim":
+            from outagedesk.sim import cli as sim_cli
+
+            return sim_cli.run(args)
+        settings = settings_from_args(args)
+        if args.command == "import-accounts":
+            from outagedesk.directory import run_import_command
+
+            return run_import_command(settings, args.file, skip_bad=args.skip_bad_rows)
+        if args.command == "run" and args.headless:
+            from outagedesk.headless import run_headless
+
+            return run_headless(settings)
+        from outagedesk.ui.app import run_gui
+
+        return run_gui(settings, args)
+    except SettingsError as exc:
+        print(f"outagedesk: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

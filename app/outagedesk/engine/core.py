@@ -1,0 +1,376 @@
+"""The engine: poll the gateway, store each page, forward reports to the OMS.
+
+It runs on an asyncio loop of its own (headless, or in a thread beside the GUI) and does every
+database call on one worker thread, so neither the loop nor a window ever waits on a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import ParamSpec, TypeVar
+
+import httpx
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from outagedesk.domain.keywords import DEFAULT_OUTAGE_KEYWORDS, Classifier
+from outagedesk.engine.events import (
+    ConnectionChanged,
+    EventBus,
+    LinkState,
+    MessagesStored,
+    ReportsChanged,
+)
+from outagedesk.gateway.client import (
+    GatewayAuthError,
+    GatewayClient,
+    GatewayThrottled,
+    GatewayUnavailable,
+)
+from outagedesk.gateway.contract import Page
+from outagedesk.oms.webhook import OmsOutcome, OmsWebhookClient, OutcomeKind
+from outagedesk.store import outbox
+from outagedesk.store.ingest import IngestPolicy, IngestResult, ingest_page, load_cursor
+from outagedesk.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Failures in a row before "degraded" becomes "offline".
+OFFLINE_AFTER = 3
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    gateway_url: str
+    gateway_token: str
+    oms_url: str
+    oms_token: str
+    gateway_name: str = "default"
+    region: str = "US"
+    outage_keywords: tuple[str, ...] = DEFAULT_OUTAGE_KEYWORDS
+    hold_unlinked: bool = False
+    taken_by: str = "outagedesk"
+    poll_limit: int = 500
+    poll_wait: float = 20.0
+    idle_interval: float = 1.0
+    forward_batch: int = 200
+    forward_concurrency: int = 16
+    lease_seconds: float = 120.0
+    auth_retry_seconds: float = 60.0
+    backoff_cap: float = 60.0
+    oms_timeout: float = 15.0
+    single_desk: bool = True
+    """SQLite: no other desk can hold a lease, so leases left by a crash are freed at start."""
+
+    def __repr__(self) -> str:  # tokens never reach a log through a repr
+        return (
+            f"EngineConfig(gateway_url={self.gateway_url!r}, oms_url={self.oms_url!r}, "
+            f"gateway_name={self.gateway_name!r})"
+        )
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    reports: int = 0
+    tickets: int = 0
+    unlinked: int = 0
+    rejected: int = 0
+    errors: int = 0
+
+
+@dataclass
+class LinkStatus:
+    state: LinkState = LinkState.STARTING
+    detail: str = ""
+    last_ok: datetime | None = None
+
+
+@dataclass
+class EngineStatus:
+    gateway: LinkStatus = field(default_factory=LinkStatus)
+    oms: LinkStatus = field(default_factory=LinkStatus)
+    counters: Counters = field(default_factory=Counters)
+    backlog: int = 0
+    gateway_has_more: bool = False
+
+
+class OutageEngine:
+    def __init__(
+        self,
+        config: EngineConfig,
+        sessions: sessionmaker[Session],
+        bus: EventBus | None = None,
+    ) -> None:
+        self.config = config
+        self.bus = bus or EventBus()
+        self._sessions = sessions
+        self._status = EngineStatus()
+        self._status_lock = threading.Lock()
+        self._policy = IngestPolicy(
+            Classifier(config.outage_keywords), config.hold_unlinked, config.taken_by
+        )
+        self._db_pool = ThreadPoolExecutor(1, thread_name_prefix="outagedesk-db")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None
+        self._stop_requested = threading.Event()
+
+    # -- state seen from any thread ---------------------------------------------------------
+    def status(self) -> EngineStatus:
+        with self._status_lock:
+            return EngineStatus(
+                replace(self._status.gateway),
+                replace(self._status.oms),
+                replace(self._status.counters),
+                self._status.backlog,
+                self._status.gateway_has_more,
+            )
+
+    def stop(self) -> None:
+        """Ask the engine to stop; safe from any thread and before ``run`` started."""
+        self._stop_requested.set()
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stopping.set)
+
+    def wake_forwarder(self) -> None:
+        """New work was queued from outside (a re-send): look at the outbox now."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    # -- running ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        if self._stop_requested.is_set():
+            self._stopping.set()
+        cfg = self.config
+        limits = httpx.Limits(
+            max_connections=cfg.forward_concurrency + 4,
+            max_keepalive_connections=cfg.forward_concurrency + 4,
+        )
+        try:
+            async with httpx.AsyncClient(limits=limits, follow_redirects=False) as http:
+                gateway = GatewayClient(http, cfg.gateway_url, cfg.gateway_token, region=cfg.region)
+                oms = OmsWebhookClient(http, cfg.oms_url, cfg.oms_token, cfg.oms_timeout)
+                if cfg.single_desk:
+                    freed = await self._db(outbox.release_all_leases)
+                    if freed:
+                        log.info("freed %d delivery leases left by an earlier run", freed)
+                workers = [
+                    asyncio.create_task(self._poll_loop(gateway), name="poll"),
+                    asyncio.create_task(self._forward_loop(oms), name="forward"),
+                ]
+                await self._stopping.wait()
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            # Lets a commit already handed to the worker finish before the process goes.
+            self._db_pool.shutdown(wait=True)
+            self._loop = None
+
+    async def _db(self, fn: Callable[..., T], *args: object) -> T:
+        def call() -> T:
+            with self._sessions() as session:
+                return fn(session, *args)
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_pool, call)
+
+    async def _sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(seconds, 0.0))
+
+    def _set_link(
+        self, component: str, state: LinkState, detail: str = "", ok: bool = False
+    ) -> None:
+        with self._status_lock:
+            link = self._status.gateway if component == "gateway" else self._status.oms
+            if ok:
+                link.last_ok = utcnow()
+            changed = link.state != state or link.detail != detail
+            link.state, link.detail = state, detail
+            last_ok = link.last_ok
+        if changed:
+            level = logging.INFO if state == LinkState.ONLINE else logging.WARNING
+            log.log(level, "%s %s%s", component, state.value, f": {detail}" if detail else "")
+        if changed or ok:
+            self.bus.publish(ConnectionChanged(component, state, detail, last_ok))
+
+    # -- gateway ----------------------------------------------------------------------------
+    async def _poll_loop(self, gateway: GatewayClient) -> None:
+        cfg = self.config
+        failures = 0
+        cursor: str | None = None
+        cursor_loaded = False
+        while True:
+            try:
+                if not cursor_loaded:
+                    cursor = await self._db(load_cursor, cfg.gateway_name)
+                    cursor_loaded = True
+                started = asyncio.get_running_loop().time()
+                page = await gateway.fetch_inbound(cursor, cfg.poll_limit, cfg.poll_wait)
+                result = await self._db(ingest_page, cfg.gateway_name, page, self._policy)
+            except GatewayAuthError as exc:
+                self._set_link("gateway", LinkState.AUTH_ERROR, f"{exc}: check the gateway token")
+                await self._sleep(cfg.auth_retry_seconds)
+                continue
+            except GatewayThrottled as exc:
+                self._set_link("gateway", LinkState.DEGRADED, str(exc))
+                await self._sleep(max(exc.retry_after, 0.05))
+                continue
+            except (GatewayUnavailable, SQLAlchemyError) as exc:
+                failures += 1
+                self._count_error()
+                if isinstance(exc, SQLAlchemyError):
+                    log.exception("could not store a gateway page; it will be fetched again")
+                state = LinkState.DEGRADED if failures < OFFLINE_AFTER else LinkState.OFFLINE
+                self._set_link("gateway", state, str(exc)[:300])
+                await self._sleep(outbox.backoff_delay(failures, base=0.5, cap=cfg.backoff_cap))
+                continue
+            failures = 0
+            if page.next_cursor is not None:
+                cursor = page.next_cursor
+            self._after_ingest(page, result)
+            elapsed = asyncio.get_running_loop().time() - started
+            if not page.has_more and page.count == 0 and elapsed < cfg.idle_interval:
+                # The gateway ignored the long-poll wait: pace the polls ourselves.
+                await self._sleep(cfg.idle_interval - elapsed)
+
+    def _after_ingest(self, page: Page, result: IngestResult) -> None:
+        with self._status_lock:
+            c = self._status.counters
+            c.received += result.stored
+            c.duplicates += result.duplicates
+            c.quarantined += result.quarantined
+            c.reports += len(result.report_ids)
+            self._status.gateway_has_more = page.has_more
+        self._set_link("gateway", LinkState.ONLINE, ok=True)
+        if result.stored or result.quarantined:
+            self.bus.publish(
+                MessagesStored(
+                    tuple(result.message_ids),
+                    tuple(result.report_ids),
+                    result.quarantined,
+                    result.unlinked,
+                )
+            )
+        if result.forwardable and self._wake is not None:
+            self._wake.set()
+
+    def _count_error(self) -> None:
+        with self._status_lock:
+            self._status.counters.errors += 1
+
+    # -- OMS --------------------------------------------------------------------------------
+    async def _forward_loop(self, oms: OmsWebhookClient) -> None:
+        cfg = self.config
+        failures = 0
+        assert self._wake is not None
+        while True:
+            try:
+                tasks = await self._db(outbox.claim_due, cfg.forward_batch, cfg.lease_seconds)
+                if not tasks:
+                    await self._idle_until_due()
+                    continue
+                deliveries, skipped = await self._deliver_batch(oms, tasks)
+                if skipped:
+                    await self._db(outbox.release, [t.task_id for t in skipped])
+                if deliveries:
+                    changed = await self._db(outbox.record_deliveries, deliveries)
+                    self.bus.publish(ReportsChanged(tuple(changed)))
+                self._tally(deliveries)
+                backlog = await self._db(outbox.backlog)
+                with self._status_lock:
+                    self._status.backlog = backlog
+            except SQLAlchemyError:
+                log.exception("outbox database error; retrying")
+                failures += 1
+                await self._sleep(outbox.backoff_delay(failures, cap=cfg.backoff_cap))
+                continue
+            kinds = {d.outcome.kind for d in deliveries}
+            if OutcomeKind.AUTH in kinds:
+                detail = next(
+                    d.outcome.message for d in deliveries if d.outcome.kind == "auth_error"
+                )
+                self._set_link("oms", LinkState.AUTH_ERROR, f"{detail}: check the OMS token")
+                await self._sleep(cfg.auth_retry_seconds)
+            elif kinds and kinds <= {OutcomeKind.TRANSIENT}:
+                failures += 1
+                state = LinkState.DEGRADED if failures < OFFLINE_AFTER else LinkState.OFFLINE
+                first = deliveries[0].outcome
+                self._set_link("oms", state, first.message or "")
+                wait = first.retry_after or outbox.backoff_delay(failures, cap=cfg.backoff_cap)
+                await self._sleep(wait)
+            elif kinds:
+                failures = 0
+                self._set_link("oms", LinkState.ONLINE, ok=True)
+
+    async def _idle_until_due(self) -> None:
+        assert self._wake is not None
+        due = await self._db(outbox.next_due)
+        backlog = await self._db(outbox.backlog)
+        with self._status_lock:
+            self._status.backlog = backlog
+        timeout = 5.0
+        if due is not None:
+            timeout = min(max((due - utcnow()).total_seconds(), 0.05), 5.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+
+    async def _deliver_batch(
+        self, oms: OmsWebhookClient, tasks: list[outbox.ClaimedTask]
+    ) -> tuple[list[outbox.Delivery], list[outbox.ClaimedTask]]:
+        """Send a batch concurrently; once the OMS fails with nothing getting through, the
+        rest of the batch is given back unsent rather than piling onto a sick server."""
+        gate = asyncio.Semaphore(self.config.forward_concurrency)
+        tripped = False
+        succeeded = False
+        done: list[outbox.Delivery] = []
+        skipped: list[outbox.ClaimedTask] = []
+
+        async def one(task: outbox.ClaimedTask) -> None:
+            nonlocal tripped, succeeded
+            async with gate:
+                if tripped and not succeeded:
+                    skipped.append(task)
+                    return
+                outcome: OmsOutcome = await oms.deliver(task.idempotency_key, task.payload)
+            if outcome.kind in (OutcomeKind.TRANSIENT, OutcomeKind.AUTH):
+                tripped = True
+            else:
+                succeeded = True
+            done.append(outbox.Delivery(task, outcome))
+
+        await asyncio.gather(*(one(t) for t in tasks))
+        return done, skipped
+
+    def _tally(self, deliveries: list[outbox.Delivery]) -> None:
+        with self._status_lock:
+            c = self._status.counters
+            for d in deliveries:
+                kind = d.outcome.kind
+                if kind == OutcomeKind.TICKET:
+                    c.tickets += 1
+                elif kind == OutcomeKind.NOT_FOUND:
+                    c.unlinked += 1
+                elif kind == OutcomeKind.REJECTED:
+                    c.rejected += 1
+                else:
+                    c.errors += 1

@@ -1,0 +1,1 @@
+"""SMS gateway clients: one module per protocol."""

@@ -1,0 +1,76 @@
+"""Client for the gateway polling API v1 (gateway-api.md)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import httpx
+
+from outagedesk.gateway.contract import Page, PageShapeError, parse_page
+
+
+class GatewayError(Exception):
+    """Base of what a poll can end in besides a page."""
+
+
+class GatewayAuthError(GatewayError):
+    """401/403: the token is wrong or revoked; polling stops until the settings change."""
+
+
+class GatewayThrottled(GatewayError):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"gateway asked to slow down for {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+class GatewayUnavailable(GatewayError):
+    """5xx, time-outs, refused connections, bodies that are not a v1 page: transient."""
+
+
+def retry_after_seconds(value: str | None, default: float) -> float:
+    """Seconds from a ``Retry-After`` header (delta-seconds form); the default when absent."""
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        return default
+    return seconds if math.isfinite(seconds) and seconds >= 0 else default
+
+
+class GatewayClient:
+    """Polls one gateway over a shared ``httpx.AsyncClient``."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, base_url: str, token: str, *, region: str = "US"
+    ) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._region = region
+
+    async def fetch_inbound(self, cursor: str | None, limit: int, wait: float) -> Page:
+        params: dict[str, Any] = {"limit": limit, "wait": int(wait)}
+        if cursor is not None:
+            params["cursor"] = cursor
+        try:
+            answer = await self._http.get(
+                f"{self._base}/v1/inbound",
+                params=params,
+                headers=self._headers,
+                timeout=httpx.Timeout(10.0 + wait, connect=5.0),
+            )
+        except httpx.HTTPError as exc:
+            raise GatewayUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+        if answer.status_code in (401, 403):
+            raise GatewayAuthError(f"gateway refused the token (HTTP {answer.status_code})")
+        if answer.status_code == 429:
+            raise GatewayThrottled(retry_after_seconds(answer.headers.get("Retry-After"), 5.0))
+        if answer.status_code != 200:
+            raise GatewayUnavailable(f"gateway answered HTTP {answer.status_code}")
+        try:
+            return parse_page(answer.json(), self._region)
+        except (json.JSONDecodeError, UnicodeDecodeError, PageShapeError) as exc:
+            raise GatewayUnavailable(f"gateway sent a body that is not a v1 page: {exc}") from exc

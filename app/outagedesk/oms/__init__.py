@@ -1,0 +1,1 @@
+"""OMS adapters: one module per protocol."""

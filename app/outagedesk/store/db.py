@@ -1,0 +1,100 @@
+"""Engine set-up for SQLite (one desk) and PostgreSQL (a control room), and migrations."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets the desk read while the engine writes; FULL sync makes every acknowledged
+    # commit survive a power cut; foreign keys are off by default in SQLite.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine with the per-backend settings the app relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own BEGIN handling defers locks and breaks SAVEPOINTs: take it over.
+        event.listen(engine, "connect", _sqlite_autocommit_off)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_autocommit_off(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front, so two writers queue instead of one failing
+    # with "database is locked" half-way through a transaction.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def migrate(engine: Engine) -> Path | None:
+    """Bring the schema to the newest revision; returns the SQLite backup made, if any.
+
+    An SQLite file that already holds data is copied aside first, so a failed upgrade never
+    costs data.
+    """
+    current = current_revision(engine)
+    if current == head_revision(engine):
+        return None
+    backup: Path | None = None
+    db_path = engine.url.database
+    on_file = engine.url.get_backend_name() == "sqlite" and db_path not in (None, "", ":memory:")
+    if current is not None and on_file and db_path:
+        source = Path(db_path)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        backup = source.with_name(f"{source.name}.{stamp}.bak")
+        with sqlite3.connect(source) as src, sqlite3.connect(backup) as dst:
+            src.backup(dst)
+        log.info("backed up the database to %s before migrating", backup)
+    command.upgrade(alembic_config(engine), "head")
+    return backup

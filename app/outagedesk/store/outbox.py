@@ -1,0 +1,175 @@
+"""The delivery outbox: claim due tasks under a lease, record what the OMS answered."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from outagedesk.domain.reports import ReportState
+from outagedesk.oms.webhook import OmsOutcome, OutcomeKind
+from outagedesk.store.ingest import OMS_TASK
+from outagedesk.store.models import OmsAttempt, OutboxTask, Report, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedTask:
+    task_id: int
+    report_pk: int
+    idempotency_key: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    task: ClaimedTask
+    outcome: OmsOutcome
+
+
+def backoff_delay(attempts: int, *, base: float = 1.0, cap: float = 60.0) -> float:
+    """Exponential backoff with full jitter: spread retries so desks don't stampede."""
+    ceiling = min(cap, base * (2 ** min(attempts, 16)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def claim_due(session: Session, limit: int, lease_seconds: float) -> list[ClaimedTask]:
+    """Lease up to ``limit`` due OMS tasks. SKIP LOCKED lets several desks share a database."""
+    now = utcnow()
+    query = (
+        select(OutboxTask)
+        .where(
+            OutboxTask.done.is_(False),
+            OutboxTask.kind == OMS_TASK,
+            OutboxTask.next_attempt_at <= now,
+            (OutboxTask.lease_until.is_(None)) | (OutboxTask.lease_until < now),
+        )
+        .order_by(OutboxTask.next_attempt_at, OutboxTask.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    tasks = session.scalars(query).all()
+    lease = now + timedelta(seconds=lease_seconds)
+    claimed = []
+    for task in tasks:
+        task.lease_until = lease
+        assert task.report_pk is not None
+        claimed.append(
+            ClaimedTask(task.id, task.report_pk, task.idempotency_key, task.payload, task.attempts)
+        )
+    session.commit()
+    return claimed
+
+
+def release_all_leases(session: Session) -> int:
+    """On a single-desk database nobody else can hold a lease: free the ones a crash left."""
+    ids = session.scalars(select(OutboxTask.id).where(OutboxTask.lease_until.is_not(None))).all()
+    if ids:
+        release(session, list(ids))
+    return len(ids)
+
+
+def release(session: Session, task_ids: list[int]) -> None:
+    """Give tasks back untouched (forwarding paused): no attempt is counted."""
+    session.execute(update(OutboxTask).where(OutboxTask.id.in_(task_ids)).values(lease_until=None))
+    session.commit()
+
+
+def record_deliveries(session: Session, deliveries: list[Delivery]) -> list[int]:
+    """Apply OMS answers to tasks and reports in one transaction; returns changed report pks."""
+    now = utcnow()
+    changed: list[int] = []
+    tasks = {
+        t.id: t
+        for t in session.scalars(
+            select(OutboxTask).where(OutboxTask.id.in_([d.task.task_id for d in deliveries]))
+        )
+    }
+    reports = {
+        r.id: r
+        for r in session.scalars(
+            select(Report).where(Report.id.in_([d.task.report_pk for d in deliveries]))
+        )
+    }
+    for delivery in deliveries:
+        task = tasks[delivery.task.task_id]
+        report = reports[delivery.task.report_pk]
+        outcome = delivery.outcome
+        revision = int(task.payload.get("revision", 0))
+        session.add(
+            OmsAttempt(
+                report_pk=report.id,
+                revision=revision,
+                idempotency_key=task.idempotency_key,
+                at=now,
+                http_status=outcome.http_status,
+                outcome=outcome.kind.value,
+                detail=outcome.message or outcome.status,
+            )
+        )
+        task.lease_until = None
+        if outcome.kind == OutcomeKind.AUTH:
+            # Credentials, not the report: keep it queued and count no attempt.
+            task.next_attempt_at = now + timedelta(seconds=60)
+            task.last_error = outcome.message
+            continue
+        task.attempts += 1
+        if outcome.kind == OutcomeKind.TRANSIENT:
+            delay = outcome.retry_after or backoff_delay(task.attempts)
+            task.next_attempt_at = now + timedelta(seconds=max(delay, 0.05))
+            task.last_error = outcome.message
+        else:
+            task.done = True
+            task.finished_at = now
+            task.last_error = None if outcome.kind == OutcomeKind.TICKET else outcome.message
+        # A newer revision may already be queued: an answer about an old one only fills in
+        # the ticket, it never moves the report's state backwards.
+        current = revision == report.revision
+        _apply(report, outcome, current, now)
+        changed.append(report.id)
+    session.commit()
+    return changed
+
+
+def _apply(report: Report, outcome: OmsOutcome, current: bool, now: datetime) -> None:
+    if outcome.kind == OutcomeKind.TICKET:
+        report.ticket_id = outcome.ticket_id
+        report.oms_status = outcome.status
+        if current:
+            report.state = ReportState.FORWARDED.value
+            report.oms_message = None
+    elif not current:
+        return
+    elif outcome.kind == OutcomeKind.NOT_FOUND:
+        report.state = ReportState.UNLINKED.value
+        report.oms_status = outcome.kind.value
+        report.oms_message = outcome.message
+    elif outcome.kind == OutcomeKind.REJECTED:
+        report.state = ReportState.REJECTED.value
+        report.oms_status = outcome.status
+        report.oms_message = outcome.message
+    elif outcome.kind == OutcomeKind.TRANSIENT:
+        report.state = ReportState.RETRYING.value
+        report.oms_message = outcome.message
+    report.updated_at = now
+
+
+def backlog(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(OutboxTask).where(OutboxTask.done.is_(False))
+        )
+        or 0
+    )
+
+
+def next_due(session: Session) -> datetime | None:
+    return session.scalar(
+        select(func.min(OutboxTask.next_attempt_at)).where(
+            OutboxTask.done.is_(False), OutboxTask.kind == OMS_TASK
+        )
+    )
