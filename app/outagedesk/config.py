@@ -52,7 +52,7 @@ class Settings:
     desk: str = field(default_factory=socket.gethostname)
     poll_wait: float = 20.0
     poll_limit: int = 500
-    forward_concurrency: int = 16
+    forward_concurrency: int = 8
     status_interval: float = 5.0
     log_level: str = "INFO"
 

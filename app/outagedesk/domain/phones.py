@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
@@ -9,6 +11,7 @@ class InvalidPhoneError(ValueError):
     """The text is not a phone number we can route to."""
 
 
+@lru_cache(maxsize=65_536)  # storms repeat numbers; parsing is the costly part of ingest
 def normalize_phone(raw: str, region: str = "US") -> str:
     """Return the E.164 form of ``raw`` (``5055550123`` → ``+15055550123``).
 

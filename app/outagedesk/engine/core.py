@@ -64,11 +64,13 @@ class EngineConfig:
     poll_wait: float = 20.0
     idle_interval: float = 1.0
     forward_batch: int = 200
-    forward_concurrency: int = 16
+    forward_concurrency: int = 8
     lease_seconds: float = 120.0
     auth_retry_seconds: float = 60.0
     backoff_cap: float = 60.0
     oms_timeout: float = 15.0
+    gateway_timeout: float = 10.0
+    """Seconds allowed for a gateway answer beyond the long-poll wait."""
     single_desk: bool = True
     """SQLite: no other desk can hold a lease, so leases left by a crash are freed at start."""
 
@@ -166,7 +168,13 @@ class OutageEngine:
         )
         try:
             async with httpx.AsyncClient(limits=limits, follow_redirects=False) as http:
-                gateway = GatewayClient(http, cfg.gateway_url, cfg.gateway_token, region=cfg.region)
+                gateway = GatewayClient(
+                    http,
+                    cfg.gateway_url,
+                    cfg.gateway_token,
+                    region=cfg.region,
+                    timeout=cfg.gateway_timeout,
+                )
                 oms = OmsWebhookClient(http, cfg.oms_url, cfg.oms_token, cfg.oms_timeout)
                 if cfg.single_desk:
                     freed = await self._db(outbox.release_all_leases)
@@ -289,10 +297,13 @@ class OutageEngine:
                     await self._idle_until_due()
                     continue
                 deliveries, skipped = await self._deliver_batch(oms, tasks)
-                if skipped:
-                    await self._db(outbox.release, [t.task_id for t in skipped])
-                if deliveries:
-                    changed = await self._db(outbox.record_deliveries, deliveries)
+                # Refused credentials say nothing about the reports: give them back as they were.
+                refused = [d.task for d in deliveries if d.outcome.kind == OutcomeKind.AUTH]
+                if skipped or refused:
+                    await self._db(outbox.release, [t.task_id for t in skipped + refused])
+                answered = [d for d in deliveries if d.outcome.kind != OutcomeKind.AUTH]
+                if answered:
+                    changed = await self._db(outbox.record_deliveries, answered, cfg.backoff_cap)
                     self.bus.publish(ReportsChanged(tuple(changed)))
                 self._tally(deliveries)
                 backlog = await self._db(outbox.backlog)

@@ -44,12 +44,19 @@ class GatewayClient:
     """Polls one gateway over a shared ``httpx.AsyncClient``."""
 
     def __init__(
-        self, http: httpx.AsyncClient, base_url: str, token: str, *, region: str = "US"
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        token: str,
+        *,
+        region: str = "US",
+        timeout: float = 10.0,
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"}
         self._region = region
+        self._timeout = timeout
 
     async def fetch_inbound(self, cursor: str | None, limit: int, wait: float) -> Page:
         params: dict[str, Any] = {"limit": limit, "wait": int(wait)}
@@ -60,7 +67,7 @@ class GatewayClient:
                 f"{self._base}/v1/inbound",
                 params=params,
                 headers=self._headers,
-                timeout=httpx.Timeout(10.0 + wait, connect=5.0),
+                timeout=httpx.Timeout(self._timeout + wait, connect=5.0),
             )
         except httpx.HTTPError as exc:
             raise GatewayUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc

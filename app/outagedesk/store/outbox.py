@@ -79,8 +79,13 @@ def release(session: Session, task_ids: list[int]) -> None:
     session.commit()
 
 
-def record_deliveries(session: Session, deliveries: list[Delivery]) -> list[int]:
-    """Apply OMS answers to tasks and reports in one transaction; returns changed report pks."""
+def record_deliveries(
+    session: Session, deliveries: list[Delivery], retry_cap: float = 60.0
+) -> list[int]:
+    """Apply OMS answers to tasks and reports in one transaction; returns changed report pks.
+
+    Credential refusals (401/403) are not answers about a report: the caller releases those.
+    """
     now = utcnow()
     changed: list[int] = []
     tasks = {
@@ -112,14 +117,9 @@ def record_deliveries(session: Session, deliveries: list[Delivery]) -> list[int]
             )
         )
         task.lease_until = None
-        if outcome.kind == OutcomeKind.AUTH:
-            # Credentials, not the report: keep it queued and count no attempt.
-            task.next_attempt_at = now + timedelta(seconds=60)
-            task.last_error = outcome.message
-            continue
         task.attempts += 1
-        if outcome.kind == OutcomeKind.TRANSIENT:
-            delay = outcome.retry_after or backoff_delay(task.attempts)
+        if outcome.kind in (OutcomeKind.TRANSIENT, OutcomeKind.AUTH):
+            delay = outcome.retry_after or backoff_delay(task.attempts, cap=retry_cap)
             task.next_attempt_at = now + timedelta(seconds=max(delay, 0.05))
             task.last_error = outcome.message
         else:

@@ -1,0 +1,781 @@
+"""``outagedesk import-accounts FILE.csv``: load the account directory.
+
+The file has one row per service location, with these header names (any case, any order;
+extra columns are ignored and named once in the summary)::
+
+    account_number, service_location_id, meter_id, customer_name, service_address,
+    phones, life_support
+
+``phones`` holds numbers separated by ``;``; each is normalised to E.164 and becomes a
+phone link to the row's account and service location. ``life_support`` is
+yes/no/true/false/y/n/1/0 (empty means no). Every header column is required, even those whose
+values are optional: a file without a ``life_support`` column would otherwise clear every
+life-support flag on re-import.
+
+The whole import is one transaction. A helper thread reads and validates the file while the
+calling thread writes the valid rows in batches (one statement per table and batch, so the
+database works while the next batch is checked). The first invalid row stops the writing;
+the rest of the file is still checked, so every error is reported with its line number, and
+then the transaction is rolled back: nothing is applied. With ``skip_bad`` the invalid rows
+are reported and the others imported.
+
+Re-importing updates, never duplicates: service locations are matched on
+``service_location_id`` (a changed row is rewritten with a new ``updated_at``; an unchanged
+one is not touched) and a phone link is added only when its (phone, account, location) is
+new. An import never removes links, not even when a phone disappears from the directory or a
+location moves to another account: removing a link is a supervisor action.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from sqlalchemy import Connection, Engine, TextClause, bindparam, insert, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from outagedesk.config import Settings, SettingsError
+from outagedesk.domain.phones import InvalidPhoneError, normalize_phone
+from outagedesk.runtime import open_database
+from outagedesk.store.models import AuditEntry, UTCDateTime, utcnow
+
+COLUMNS = (
+    "account_number",
+    "service_location_id",
+    "meter_id",
+    "customer_name",
+    "service_address",
+    "phones",
+    "life_support",
+)
+MAX_ID = 64
+MAX_NAME = 200
+MAX_ADDRESS = 300
+TRUE_WORDS = frozenset({"yes", "y", "true", "1"})
+FALSE_WORDS = frozenset({"no", "n", "false", "0", ""})
+
+# Rows per batch: one statement per table and batch, and a progress report.
+BATCH_ROWS = 20_000
+MAX_SHOWN_ERRORS = 50
+# Distinct raw phone texts remembered (an account's locations share its phones).
+_PHONE_CACHE_LIMIT = 200_000
+# SQLite page cache for the import connection (KiB): index pages stay in memory.
+_SQLITE_CACHE_KIB = 256 * 1024
+
+# account, service location, meter, customer name, address, life support, E.164 phones
+_Location = tuple[str, str, str | None, str, str, bool, tuple[str, ...]]
+
+
+class DirectoryRecord(Protocol):
+    """One already-valid directory row (``outagedesk.sim.DirectoryRow`` is one)."""
+
+    @property
+    def account_number(self) -> str: ...
+    @property
+    def service_location_id(self) -> str: ...
+    @property
+    def meter_id(self) -> str | None: ...
+    @property
+    def customer_name(self) -> str: ...
+    @property
+    def service_address(self) -> str: ...
+    @property
+    def phones(self) -> tuple[str, ...]: ...
+    @property
+    def life_support(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem with one row; ``line`` is the physical line in the file (header = 1)."""
+
+    line: int
+    message: str
+
+
+@dataclass
+class ImportReport:
+    rows_read: int = 0
+    locations_added: int = 0
+    locations_updated: int = 0
+    links_added: int = 0
+    rows_skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    locations_unchanged: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def bad_rows(self) -> int:
+        """How many rows had at least one error."""
+        return len({e.line for e in self.errors})
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "rows_read": self.rows_read,
+            "locations_added": self.locations_added,
+            "locations_updated": self.locations_updated,
+            "locations_unchanged": self.locations_unchanged,
+            "links_added": self.links_added,
+            "rows_skipped": self.rows_skipped,
+        }
+
+
+class ImportFailed(Exception):
+    """Some rows are invalid and ``skip_bad`` was not given: nothing was written."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(f"{report.bad_rows} invalid rows; nothing was imported")
+        self.report = report
+
+
+class DirectoryFileError(Exception):
+    """The file as a whole cannot be imported (unreadable, not UTF-8, header incomplete).
+
+    Nothing was written; the message names the file and the fix.
+    """
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _RowChecker:
+    """Turns CSV fields into a valid location, or into error messages naming the column."""
+
+    def __init__(self, header: dict[str, int], width: int, region: str) -> None:
+        self.width = width
+        self.idx = tuple(header[name] for name in COLUMNS)
+        self.region = region
+        self.seen: dict[str, int] = {}
+        # raw text -> (valid, E.164 or the error message)
+        self._phones: dict[str, tuple[bool, str]] = {}
+
+    def phone(self, raw: str) -> tuple[bool, str]:
+        known = self._phones.get(raw)
+        if known is None:
+            try:
+                known = (True, normalize_phone(raw, self.region))
+            except InvalidPhoneError as exc:
+                known = (False, str(exc))
+            if len(self._phones) >= _PHONE_CACHE_LIMIT:
+                self._phones.clear()
+            self._phones[raw] = known
+        return known
+
+    def check(self, fields: list[str], line: int) -> _Location | list[str]:
+        if len(fields) != self.width:
+            return [f"expected {self.width} columns, found {len(fields)}"]
+        i_acct, i_sl, i_meter, i_name, i_addr, i_phones, i_life = self.idx
+        errors: list[str] = []
+        if "\x00" in "".join(fields):
+            errors.extend(
+                f"{name}: contains a NUL character"
+                for name, pos in zip(COLUMNS, self.idx, strict=True)
+                if "\x00" in fields[pos]
+            )
+        account = fields[i_acct].strip()
+        if not account:
+            errors.append("account_number: required")
+        elif len(account) > MAX_ID:
+            errors.append(f"account_number: longer than {MAX_ID} characters ({len(account)})")
+        location = fields[i_sl].strip()
+        if not location:
+            errors.append("service_location_id: required")
+        elif len(location) > MAX_ID:
+            errors.append(f"service_location_id: longer than {MAX_ID} characters ({len(location)})")
+        else:
+            first = self.seen.setdefault(location, line)
+            if first != line:
+                errors.append(f"service_location_id: {location!r} is already on line {first}")
+        meter: str | None = fields[i_meter].strip() or None
+        if meter is not None and len(meter) > MAX_ID:
+            errors.append(f"meter_id: longer than {MAX_ID} characters ({len(meter)})")
+        name = fields[i_name].strip()
+        if len(name) > MAX_NAME:
+            errors.append(f"customer_name: longer than {MAX_NAME} characters ({len(name)})")
+        address = fields[i_addr].strip()
+        if len(address) > MAX_ADDRESS:
+            errors.append(f"service_address: longer than {MAX_ADDRESS} characters ({len(address)})")
+        phones: list[str] = []
+        raw_phones = fields[i_phones]
+        if raw_phones:
+            for raw in raw_phones.split(";"):
+                if not raw or raw.isspace():
+                    continue
+                ok, e164 = self.phone(raw)
+                if not ok:
+                    errors.append(f"phones: {e164}")
+                elif e164 not in phones:
+                    phones.append(e164)
+        word = fields[i_life].strip().lower()
+        life = word in TRUE_WORDS
+        if not life and word not in FALSE_WORDS:
+            errors.append(
+                f"life_support: {fields[i_life].strip()[:40]!r} is not yes/no/true/false/1/0"
+            )
+        if errors:
+            return errors
+        return (account, location, meter, name, address, life, tuple(phones))
+
+
+def _read_header(reader: Iterator[list[str]], path: Path) -> tuple[dict[str, int], int, list[str]]:
+    for fields in reader:
+        if fields:
+            break
+    else:
+        raise DirectoryFileError(
+            f"{path} is empty; the first line must name the columns {', '.join(COLUMNS)}"
+        )
+    names = [f.strip().lower() for f in fields]
+    header: dict[str, int] = {}
+    for pos, name in enumerate(names):
+        if name in COLUMNS and name in header:
+            raise DirectoryFileError(
+                f"{path}: column {name} appears twice in the header line; keep one of them"
+            )
+        header.setdefault(name, pos)
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise DirectoryFileError(
+            f"{path}: the header line has no {', '.join(missing)} column"
+            f"{'s' if len(missing) > 1 else ''}; the first line must name the columns "
+            f"{', '.join(COLUMNS)} (any order, any case)"
+        )
+    extra = [fields[pos].strip() for pos, name in enumerate(names) if name not in COLUMNS]
+    return header, len(names), extra
+
+
+def _not_utf8(path: Path) -> DirectoryFileError:
+    # The decoder works on big chunks: find the line by decoding line by line.
+    line = 0
+    with contextlib.suppress(OSError), path.open("rb") as handle:
+        for line, raw in enumerate(handle, start=1):  # noqa: B007 - the line is the result
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                break
+    return DirectoryFileError(
+        f"{path}:{line}: not UTF-8 text; save the file as UTF-8 "
+        '("CSV UTF-8" in a spreadsheet) and import it again'
+    )
+
+
+def _count_lines(path: Path) -> int:
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
+
+
+@dataclass
+class _Batch:
+    rows_read: int
+    packed: _Packed | None
+
+
+class _Stopped(Exception):
+    """The writing side gave up; the reader thread ends quietly."""
+
+
+class _FileReader:
+    """Reads and validates the file on a helper thread, handing over batches of valid rows.
+
+    After the first invalid row (without ``skip_bad``) it hands over no more rows, but it
+    keeps checking so that every error is reported.
+    """
+
+    def __init__(self, handle: TextIO, path: Path, region: str, skip_bad: bool) -> None:
+        self.reader = csv.reader(handle)
+        self.path = path
+        self.skip_bad = skip_bad
+        header, width, self.ignored = _read_header(self.reader, path)
+        self.checker = _RowChecker(header, width, region)
+        self.errors: list[RowError] = []
+        self.bad_rows = 0
+        self.rows = 0
+        self._queue: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=3)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="directory-reader", daemon=True)
+
+    def batches(self) -> Generator[_Batch, None, None]:
+        """Valid rows in file order, packed on the reader thread; raises what the reader
+        thread met (DirectoryFileError)."""
+        self._thread.start()
+        try:
+            while (item := self._queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self._stop.set()
+            self._thread.join()
+
+    def _put(self, item: _Batch | BaseException | None) -> None:
+        while True:
+            if self._stop.is_set():
+                raise _Stopped
+            with contextlib.suppress(queue.Full):
+                self._queue.put(item, timeout=0.2)
+                return
+
+    def _run(self) -> None:
+        try:
+            self._read()
+            self._put(None)
+        except _Stopped:
+            return
+        except UnicodeDecodeError:
+            self._hand_over(_not_utf8(self.path))
+        except csv.Error as exc:
+            self._hand_over(
+                DirectoryFileError(
+                    f"{self.path}:{self.reader.line_num}: unreadable CSV ({exc}); "
+                    "fix the quoting on that line"
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - re-raised on the calling thread
+            self._hand_over(exc)
+
+    def _hand_over(self, exc: BaseException) -> None:
+        with contextlib.suppress(_Stopped):
+            self._put(exc)
+
+    def _read(self) -> None:
+        reader, check, errors, skip_bad = (
+            self.reader,
+            self.checker.check,
+            self.errors,
+            self.skip_bad,
+        )
+        batch: list[_Location] = []
+        handing_over = True
+        rows = 0
+        last_line = reader.line_num
+        for fields in reader:
+            line = last_line + 1
+            last_line = reader.line_num
+            if not fields:
+                continue
+            rows += 1
+            result = check(fields, line)
+            if isinstance(result, tuple):
+                if handing_over:
+                    batch.append(result)
+            else:
+                self.bad_rows += 1
+                errors.extend(RowError(line, message) for message in result)
+                if not skip_bad:
+                    handing_over = False
+                    batch = []
+            if rows % BATCH_ROWS == 0:
+                self.rows = rows
+                self._put(_Batch(rows, _pack(batch) if batch else None))
+                batch = []
+        self.rows = rows
+        self._put(_Batch(rows, _pack(batch) if batch else None))
+
+
+# --------------------------------------------------------------------------- writing
+
+# The statements are spelled out in full (no string building): one per table and batch.
+# SQLite: a batch travels as one JSON parameter, so a whole batch is one statement and the
+# database works without holding the GIL while the reader thread checks the next batch.
+_SQLITE_UPSERT = """
+INSERT INTO service_locations (service_location_id, account_number, meter_id, customer_name,
+                               service_address, life_support, updated_at)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+       json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+       :now
+FROM json_each(:rows) WHERE true
+ON CONFLICT (service_location_id) DO UPDATE SET
+    account_number = excluded.account_number, meter_id = excluded.meter_id,
+    customer_name = excluded.customer_name, service_address = excluded.service_address,
+    life_support = excluded.life_support, updated_at = excluded.updated_at
+WHERE service_locations.account_number IS NOT excluded.account_number
+   OR service_locations.meter_id IS NOT excluded.meter_id
+   OR service_locations.customer_name IS NOT excluded.customer_name
+   OR service_locations.service_address IS NOT excluded.service_address
+   OR service_locations.life_support IS NOT excluded.life_support
+"""
+_SQLITE_KNOWN = """
+SELECT count(*) FROM service_locations WHERE service_location_id IN
+    (SELECT json_extract(value, '$[0]') FROM json_each(:rows))
+"""
+_SQLITE_LINKS = """
+INSERT INTO phone_links (phone, account_number, service_location_id, source, created_by, desk,
+                         created_at, reviewed, version)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+       :source, :actor, :desk, :now, :reviewed, 1
+FROM json_each(:links) WHERE true
+ON CONFLICT (phone, account_number, service_location_id) DO NOTHING
+"""
+
+# PostgreSQL: the same JSON, read with jsonb_array_elements (far cheaper to send than one
+# array parameter per column, which psycopg quotes element by element in Python).
+_PG_UPSERT = """
+INSERT INTO service_locations (service_location_id, account_number, meter_id, customer_name,
+                               service_address, life_support, updated_at)
+SELECT e->>0, e->>1, e->>2, e->>3, e->>4, CAST(e->>5 AS BOOLEAN), :now
+FROM jsonb_array_elements(CAST(:rows AS JSONB)) AS e
+ON CONFLICT (service_location_id) DO UPDATE SET
+    account_number = excluded.account_number, meter_id = excluded.meter_id,
+    customer_name = excluded.customer_name, service_address = excluded.service_address,
+    life_support = excluded.life_support, updated_at = excluded.updated_at
+WHERE service_locations.account_number IS DISTINCT FROM excluded.account_number
+   OR service_locations.meter_id IS DISTINCT FROM excluded.meter_id
+   OR service_locations.customer_name IS DISTINCT FROM excluded.customer_name
+   OR service_locations.service_address IS DISTINCT FROM excluded.service_address
+   OR service_locations.life_support IS DISTINCT FROM excluded.life_support
+"""
+_PG_KNOWN = """
+SELECT count(*) FROM service_locations WHERE service_location_id IN
+    (SELECT e->>0 FROM jsonb_array_elements(CAST(:rows AS JSONB)) AS e)
+"""
+_PG_LINKS = """
+INSERT INTO phone_links (phone, account_number, service_location_id, source, created_by, desk,
+                         created_at, reviewed, version)
+SELECT e->>0, e->>1, e->>2, :source, :actor, :desk, :now, :reviewed, 1
+FROM jsonb_array_elements(CAST(:links AS JSONB)) AS e
+ON CONFLICT (phone, account_number, service_location_id) DO NOTHING
+"""
+
+
+@dataclass
+class _Packed:
+    """One batch as JSON text: ``rows`` for the locations, ``links`` (or None)."""
+
+    count: int
+    rows: str
+    links: str | None
+
+
+def _json(rows: list[tuple[Any, ...]]) -> str:
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+
+def _pack(batch: Sequence[_Location]) -> _Packed:
+    # Sorted batches touch the index pages in order.
+    locations = sorted(batch, key=itemgetter(1))
+    links = sorted({(phone, b[0], b[1]) for b in batch for phone in b[6]})
+    return _Packed(
+        len(locations),
+        _json([(b[1], b[0], b[2], b[3], b[4], b[5]) for b in locations]),
+        _json(links) if links else None,
+    )
+
+
+def _sql(statement: str) -> TextClause:
+    return text(statement).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+class _Writer:
+    """Upserts batches of valid locations and their phone links on one connection."""
+
+    def __init__(
+        self, conn: Connection, report: ImportReport, *, source: str, actor: str, desk: str
+    ) -> None:
+        self.conn = conn
+        self.report = report
+        self.source = source
+        self.actor = actor[:100]
+        self.desk = desk[:100]
+        self.now = utcnow()
+        self.dialect = conn.dialect.name
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise NotImplementedError(f"the directory import does not support {self.dialect}")
+        self.pg = self.dialect == "postgresql"
+        # While the table is empty every row is new: no need to count known ones.
+        self.locations_known = bool(
+            conn.exec_driver_sql("SELECT 1 FROM service_locations LIMIT 1").first()
+        )
+        self.upsert = _sql(_PG_UPSERT if self.pg else _SQLITE_UPSERT)
+        self.known = text(_PG_KNOWN if self.pg else _SQLITE_KNOWN)
+        self.links = _sql(_PG_LINKS if self.pg else _SQLITE_LINKS)
+        self.link_constants: dict[str, Any] = {
+            "source": source,
+            "actor": self.actor,
+            "desk": self.desk,
+            "now": self.now,
+            "reviewed": source == "directory",
+        }
+
+    @contextlib.contextmanager
+    def tuned(self) -> Iterator[None]:
+        """A big SQLite page cache while importing (restored afterwards: pooled connection)."""
+        if self.pg:
+            yield
+            return
+        before = self.conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        self.conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            self.conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
+
+    def write(self, packed: _Packed) -> None:
+        conn, report = self.conn, self.report
+        rows = {"rows": packed.rows}
+        known = int(conn.execute(self.known, rows).scalar() or 0) if self.locations_known else 0
+        written = conn.execute(self.upsert, {**rows, "now": self.now}).rowcount
+        added = packed.count - known
+        report.locations_added += added
+        report.locations_updated += written - added
+        report.locations_unchanged += known - (written - added)
+        if packed.links is not None:
+            params = {"links": packed.links, **self.link_constants}
+            report.links_added += conn.execute(self.links, params).rowcount
+
+    def audit(self, subject: str, extra: dict[str, Any] | None = None) -> None:
+        after: dict[str, Any] = {**self.report.counts(), "source": self.source, **(extra or {})}
+        self.conn.execute(
+            insert(AuditEntry).values(
+                at=utcnow(),
+                actor=self.actor,
+                desk=self.desk,
+                action="directory_import",
+                subject=subject[:200],
+                before=None,
+                after=after,
+            )
+        )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def import_accounts_csv(
+    engine: Engine,
+    path: Path,
+    *,
+    skip_bad: bool = False,
+    region: str = "US",
+    source: str = "directory",
+    actor: str = "import",
+    desk: str = "",
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Import the directory CSV at ``path`` in one transaction and return the counts.
+
+    Raises :class:`ImportFailed` (nothing written) when a row is invalid and ``skip_bad`` is
+    false, and :class:`DirectoryFileError` (nothing written) when the file cannot be read or
+    its header lacks a column. ``progress(rows_done, rows_total)`` is called after every batch
+    of ``BATCH_ROWS`` rows and at the end; ``rows_total`` counts the lines after the header,
+    which is exact unless quoted fields span lines.
+    """
+    path = Path(path)
+    try:
+        total = max(_count_lines(path) - 1, 0)
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise DirectoryFileError(
+            f"cannot read {path}: {exc.strerror or exc}; check the file name and permissions"
+        ) from exc
+    report = ImportReport()
+    with handle:
+        try:
+            reader = _FileReader(handle, path, region, skip_bad)
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
+        except csv.Error as exc:
+            raise DirectoryFileError(f"{path}:1: unreadable CSV header ({exc})") from exc
+        report.ignored_columns = reader.ignored
+        with engine.begin() as conn:
+            writer = _Writer(conn, report, source=source, actor=actor, desk=desk)
+            with writer.tuned():
+                with contextlib.closing(reader.batches()) as batches:
+                    for batch in batches:
+                        if batch.packed is not None:
+                            writer.write(batch.packed)
+                        if progress is not None:
+                            progress(batch.rows_read, max(total, batch.rows_read))
+                if reader.errors and not skip_bad:
+                    # Leaving the block by an exception rolls the transaction back.
+                    raise ImportFailed(
+                        ImportReport(
+                            rows_read=reader.rows,
+                            errors=reader.errors,
+                            ignored_columns=reader.ignored,
+                        )
+                    )
+                report.rows_read = reader.rows
+                report.errors = reader.errors
+                report.rows_skipped = reader.bad_rows
+                extra: dict[str, Any] = {"file": str(path)}
+                if reader.ignored:
+                    extra["ignored_columns"] = reader.ignored
+                writer.audit(path.name, extra)
+    return report
+
+
+def import_directory_rows(
+    engine: Engine,
+    rows: Iterable[DirectoryRecord],
+    *,
+    source: str = "directory",
+    actor: str = "demo",
+    desk: str = "",
+) -> ImportReport:
+    """Upsert rows that are already valid (the demo, tests), exactly as the CSV import does.
+
+    Phones must already be E.164. A ``service_location_id`` given twice raises ValueError and
+    writes nothing.
+    """
+    report = ImportReport()
+    with engine.begin() as conn:
+        writer = _Writer(conn, report, source=source, actor=actor, desk=desk)
+        with writer.tuned():
+            _write_rows(writer, report, rows)
+        writer.audit(f"{source} rows")
+    return report
+
+
+def _write_rows(writer: _Writer, report: ImportReport, rows: Iterable[DirectoryRecord]) -> None:
+    seen: set[str] = set()
+    batch: list[_Location] = []
+    for row in rows:
+        if row.service_location_id in seen:
+            raise ValueError(f"service_location_id {row.service_location_id!r} given twice")
+        seen.add(row.service_location_id)
+        report.rows_read += 1
+        batch.append(
+            (
+                row.account_number,
+                row.service_location_id,
+                row.meter_id or None,
+                row.customer_name,
+                row.service_address,
+                bool(row.life_support),
+                tuple(dict.fromkeys(row.phones)),
+            )
+        )
+        if len(batch) >= BATCH_ROWS:
+            writer.write(_pack(batch))
+            batch = []
+    if batch:
+        writer.write(_pack(batch))
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}"
+
+
+class _Progress:
+    """Progress on stderr: a ``\\r`` counter on a terminal, a line per 100k rows otherwise."""
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self.stream = stream
+        self.label = label
+        self.tty = stream.isatty()
+        self.next_line = 100_000
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        pct = f" ({100 * done // total}%)" if total else ""
+        text = f"{self.label}: {_fmt(done)} / {_fmt(total)} rows{pct}"
+        if self.tty:
+            self.stream.write(f"\r{text}")
+            self.stream.flush()
+            self.drawn = True
+        elif done >= self.next_line:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+            self.next_line = (done // 100_000 + 1) * 100_000
+
+    def end(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+def _print_errors(file: str, errors: Sequence[RowError], out: TextIO) -> None:
+    for err in errors[:MAX_SHOWN_ERRORS]:
+        print(f"{file}:{err.line}: {err.message}", file=out)
+    if len(errors) > MAX_SHOWN_ERRORS:
+        print(f"... and {_fmt(len(errors) - MAX_SHOWN_ERRORS)} more", file=out)
+
+
+def summary_line(file: str, report: ImportReport, seconds: float) -> str:
+    r = report
+    return (
+        f"imported {file}: {_fmt(r.rows_read)} rows read; "
+        f"{_fmt(r.locations_added)} locations added, {_fmt(r.locations_updated)} updated, "
+        f"{_fmt(r.locations_unchanged)} unchanged; {_fmt(r.links_added)} phone links added; "
+        f"{_fmt(r.rows_skipped)} rows skipped ({seconds:.1f} s)"
+    )
+
+
+def run_import_command(settings: Settings, file: str, *, skip_bad: bool) -> int:
+    """``outagedesk import-accounts``: exit 0 when imported, 1 when rows are invalid (nothing
+    applied), 2 when the file or the database cannot be used."""
+    err = sys.stderr
+    path = Path(file)
+    if not path.is_file():
+        why = "is a directory" if path.is_dir() else "does not exist"
+        print(f"outagedesk: {file} {why}; give the path of the directory CSV file", file=err)
+        return 2
+    try:
+        db = open_database(settings)
+    except SettingsError as exc:
+        print(f"outagedesk: {exc}", file=err)
+        return 2
+    show = _Progress(err, f"importing {path.name}")
+    started = time.perf_counter()
+    try:
+        report = import_accounts_csv(
+            db.engine,
+            path,
+            skip_bad=skip_bad,
+            region=settings.region,
+            actor=f"{settings.desk}/import" if settings.desk else "import",
+            desk=settings.desk,
+            progress=show,
+        )
+    except DirectoryFileError as exc:
+        show.end()
+        print(f"outagedesk: {exc}", file=err)
+        return 2
+    except SQLAlchemyError as exc:
+        show.end()
+        print(
+            f"outagedesk: the database refused the import, nothing was imported: "
+            f"{str(exc).splitlines()[0]}",
+            file=err,
+        )
+        return 2
+    except ImportFailed as exc:
+        show.end()
+        failed = exc.report
+        _print_errors(file, failed.errors, err)
+        print(
+            f"outagedesk: nothing was imported: {_fmt(failed.bad_rows)} of "
+            f"{_fmt(failed.rows_read)} rows are invalid; fix them, or re-run with "
+            "--skip-bad-rows to import the others",
+            file=err,
+        )
+        return 1
+    finally:
+        db.close()
+    show.end()
+    seconds = time.perf_counter() - started
+    if report.errors:
+        _print_errors(file, report.errors, err)
+    if report.ignored_columns:
+        print(f"ignored unknown columns: {', '.join(report.ignored_columns)}")
+    print(summary_line(file, report, seconds))
+    return 0

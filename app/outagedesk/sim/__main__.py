@@ -1,0 +1,5 @@
+import sys
+
+from outagedesk.sim.cli import main
+
+sys.exit(main())

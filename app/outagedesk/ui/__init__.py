@@ -1,0 +1,1 @@
+"""Everything Qt: the feed model, the main window, dialogs, the qasync start-up."""

@@ -1,0 +1,272 @@
+"""``outagedesk`` / ``outagedesk --demo``: the QApplication, the qasync loop, the window.
+
+Start-up is a coroutine on the qasync loop: the first-run dialog is awaited (``open()`` and its
+``finished`` signal, never ``exec()``), blocking work (migrations, starting the simulator) runs
+on a worker thread, then the window is shown and the coroutine waits for it to close. Any
+exception that escapes a slot, a thread or a task is logged and shown in a dialog.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox
+
+from outagedesk.config import Settings, SettingsError
+from outagedesk.logs import setup_logging
+from outagedesk.runtime import engine_config
+from outagedesk.ui import theme
+from outagedesk.ui.backend import Backend, open_backend, start_demo
+from outagedesk.ui.dialogs import SettingsDialog, dialog_result, keyring_problem, save_first_run
+from outagedesk.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "window-state.ini"
+
+
+class CrashReporter(QObject):
+    """Turns uncaught exceptions into a log entry and a dialog, from any thread."""
+
+    _report = Signal(str, str)
+
+    def __init__(self, log_path: Path | None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.log_path = log_path
+        self.reported: list[str] = []
+        self._box: QMessageBox | None = None
+        self._more = 0
+        self._report.connect(self._show, Qt.ConnectionType.QueuedConnection)
+
+    def excepthook(
+        self,
+        exc_type: type[BaseException],
+        exc: BaseException,
+        tb: TracebackType | None,
+    ) -> None:
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.critical("unhandled exception\n%s", text)
+        self.reported.append(text)
+        self._report.emit(f"{exc_type.__name__}: {exc}", text)
+
+    def thread_hook(self, args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        exc = args.exc_value if args.exc_value is not None else args.exc_type()
+        self.excepthook(args.exc_type, exc, args.exc_traceback)
+
+    def loop_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, BaseException):
+            self.excepthook(type(exc), exc, exc.__traceback__)
+        else:
+            log.error("asyncio: %s", context.get("message", context))
+
+    def _show(self, summary: str, text: str) -> None:
+        if self._box is not None and self._box.isVisible():
+            self._more += 1
+            self._box.setInformativeText(
+                f"{summary}\n\n(and {self._more} more error(s); see the log)"
+            )
+            return
+        self._more = 0
+        box = QMessageBox(QMessageBox.Icon.Critical, "OutageDesk: unexpected error", summary)
+        box.setObjectName("crashDialog")
+        where = f"The details are in {self.log_path}." if self.log_path else ""
+        box.setInformativeText(
+            f"OutageDesk hit an error it did not expect and kept running. {where} "
+            "Please send the log to support."
+        )
+        box.setDetailedText(text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.open()
+        self._box = box
+
+
+class _Session:
+    """What the start-up coroutine and the signal handlers share."""
+
+    def __init__(self) -> None:
+        self.window: MainWindow | None = None
+        self.quit_requested = False
+
+    def request_quit(self) -> None:
+        self.quit_requested = True
+        if self.window is not None:
+            self.window.close()
+
+
+def _install_signals(session: _Session) -> Callable[[], None]:
+    """Ctrl+C / SIGTERM close the window cleanly; returns a function that undoes it."""
+    previous = {}
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        QTimer.singleShot(0, session.request_quit)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread, or not supported
+            continue
+
+    def undo() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return undo
+
+
+def _splash(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("startupSplash")
+    label.setWindowFlag(Qt.WindowType.SplashScreen)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setMargin(24)
+    label.setStyleSheet("font-size: 14pt; background: #1d4ed8; color: white;")
+    label.show()
+    return label
+
+
+async def _message(icon: QMessageBox.Icon, title: str, text: str) -> None:
+    box = QMessageBox(icon, title, text)
+    box.setObjectName("startupMessage")
+    await dialog_result(box)
+    box.deleteLater()
+
+
+async def _ensure_configured(settings: Settings, pool: ThreadPoolExecutor) -> Settings | None:
+    """The settings as given, or completed by the first-run dialog; None when cancelled."""
+    try:
+        engine_config(settings)
+        return settings
+    except SettingsError as exc:
+        log.info("first run: %s", exc)
+    loop = asyncio.get_running_loop()
+    dialog = SettingsDialog(settings)
+    check = loop.run_in_executor(pool, keyring_problem)
+    check.add_done_callback(
+        lambda f: dialog.set_keyring_problem(
+            f.result() if not f.exception() else str(f.exception())
+        )
+    )
+    code = await dialog_result(dialog)
+    if code != QDialog.DialogCode.Accepted:
+        dialog.deleteLater()
+        return None
+    chosen = dialog.result_settings()
+    dialog.deleteLater()
+    try:
+        warnings = await loop.run_in_executor(pool, save_first_run, chosen)
+    except OSError as exc:
+        warnings = [f"could not save the settings file: {exc}"]
+    if warnings:
+        await _message(
+            QMessageBox.Icon.Warning,
+            "OutageDesk settings",
+            "Connected, but: " + "; ".join(warnings) + ". The tokens are used for this session.",
+        )
+    return chosen
+
+
+async def _main(settings: Settings, demo: bool, session: _Session) -> int:
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="outagedesk-start")
+    try:
+        backend: Backend
+        if demo:
+            splash = _splash("Starting the OutageDesk demo…")
+            try:
+                backend = await loop.run_in_executor(pool, start_demo, settings)
+            finally:
+                splash.close()
+                splash.deleteLater()
+        else:
+            configured = await _ensure_configured(settings, pool)
+            if configured is None:
+                return 0
+            settings = configured
+            try:
+                backend = await loop.run_in_executor(pool, open_backend, settings)
+            except SettingsError as exc:
+                await _message(QMessageBox.Icon.Critical, "OutageDesk cannot start", str(exc))
+                return 2
+    finally:
+        pool.shutdown(wait=False)
+
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        window = MainWindow(backend, state_file=settings.data_dir / STATE_FILE)
+    except BaseException:
+        # No window to close: stop what was started (off the GUI thread) and give up.
+        await loop.run_in_executor(None, backend.stop)
+        raise
+    session.window = window
+    closed: asyncio.Future[None] = loop.create_future()
+
+    def finished() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    window.shutdownFinished.connect(finished)
+    window.show()
+    backend.start()
+    log.info("window open%s", " (demo)" if backend.demo else "")
+    if session.quit_requested:
+        window.close()
+    await closed
+    window.deleteLater()
+    return 0
+
+
+def run_gui(settings: Settings, args: argparse.Namespace) -> int:
+    demo = bool(getattr(args, "demo", False))
+    log_path = setup_logging(settings.log_dir, settings.log_level)
+    import qasync
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("OutageDesk")
+    app.setOrganizationName("OutageDesk")
+    app.setDesktopFileName("outagedesk")
+    app.setWindowIcon(theme.icon("outagedesk"))
+    app.setQuitOnLastWindowClosed(False)
+
+    reporter = CrashReporter(log_path)
+    session = _Session()
+    old_hook, old_thread_hook = sys.excepthook, threading.excepthook
+    sys.excepthook = reporter.excepthook
+    threading.excepthook = reporter.thread_hook
+    undo_signals = _install_signals(session)
+    # Python only runs signal handlers when Python code runs: tick so Ctrl+C works.
+    tick = QTimer(interval=200)
+    tick.timeout.connect(lambda: None)
+    tick.start()
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    loop.set_exception_handler(reporter.loop_handler)
+    try:
+        code = int(loop.run_until_complete(_main(settings, demo, session)))
+    except SettingsError:
+        raise
+    finally:
+        tick.stop()
+        undo_signals()
+        sys.excepthook, threading.excepthook = old_hook, old_thread_hook
+        asyncio.set_event_loop(None)
+        loop.close()
+    log.info("bye (exit code %d)", code)
+    return code

@@ -1,0 +1,138 @@
+"""What the window runs on: the database, the engine thread and, in the demo, the simulator.
+
+Everything here blocks (migrations, starting servers, joining threads), so the window calls it
+from a worker thread, never from the GUI thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from outagedesk.config import Settings
+from outagedesk.engine.core import OutageEngine
+from outagedesk.engine.runner import EngineThread
+from outagedesk.runtime import Database, engine_config, open_database
+
+if TYPE_CHECKING:
+    from outagedesk.sim import Simulator
+
+log = logging.getLogger(__name__)
+
+DEMO_SEED = 7
+DEMO_RATE = 3.0
+DEMO_DIRECTORY_SIZE = 300
+DEMO_BACKLOG = 40
+
+
+@dataclass
+class Backend:
+    settings: Settings
+    db: Database
+    engine: OutageEngine | None = None
+    thread: EngineThread | None = None
+    sim: Simulator | None = None
+    scratch_dir: Path | None = None
+    traffic_rate: float = 0.0
+
+    @property
+    def demo(self) -> bool:
+        return self.sim is not None
+
+    def start(self) -> None:
+        """Start the engine thread and, in the demo, the traffic (returns at once)."""
+        if self.thread is not None and not self.thread.running:
+            self.thread.start()
+        if self.sim is not None and self.traffic_rate > 0 and not self.sim.traffic.running:
+            self.sim.traffic.start(self.sim.gateway, self.traffic_rate)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the engine (it finishes its transaction), the simulator, the database."""
+        ok = True
+        if self.sim is not None:
+            self.sim.traffic.stop()
+        if self.thread is not None:
+            ok = self.thread.stop(timeout)
+            if not ok:
+                log.error(
+                    "the engine did not stop within %.0f s; threads:\n%s", timeout, _stacks()
+                )
+        elif self.engine is not None:
+            self.engine.stop()
+        if self.sim is not None:
+            self.sim.stop()
+        self.db.close()
+        if self.scratch_dir is not None:
+            shutil.rmtree(self.scratch_dir, ignore_errors=True)
+        return ok
+
+
+def _stacks() -> str:
+    """Every thread's stack, for the log when something does not stop."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    parts = []
+    for ident, frame in sys._current_frames().items():
+        stack = "".join(traceback.format_stack(frame))
+        parts.append(f"--- {names.get(ident, ident)}\n{stack}")
+    return "\n".join(parts)
+
+
+def open_backend(settings: Settings) -> Backend:
+    """The configured gateway, OMS and database (raises SettingsError naming the fix)."""
+    config = engine_config(settings)
+    db = open_database(settings)
+    engine = OutageEngine(config, db.sessions)
+    return Backend(settings, db, engine, EngineThread(engine))
+
+
+def start_demo(
+    settings: Settings,
+    *,
+    seed: int | None = None,
+    rate: float | None = None,
+    directory_size: int = DEMO_DIRECTORY_SIZE,
+    backlog: int = DEMO_BACKLOG,
+) -> Backend:
+    """The simulator on loopback, a throw-away SQLite database, the directory loaded."""
+    from outagedesk.directory import import_directory_rows
+    from outagedesk.sim import Simulator, TrafficMix
+
+    seed = seed if seed is not None else int(os.environ.get("OUTAGEDESK_DEMO_SEED", DEMO_SEED))
+    rate = rate if rate is not None else float(os.environ.get("OUTAGEDESK_DEMO_RATE", DEMO_RATE))
+    scratch = Path(tempfile.mkdtemp(prefix="outagedesk-demo-"))
+    sim = Simulator(seed=seed, directory_size=directory_size, mix=TrafficMix(malformed=0.5))
+    db: Database | None = None
+    try:
+        sim.start()
+        demo_settings = dataclasses.replace(
+            settings,
+            db_url=f"sqlite:///{scratch / 'demo.db'}",
+            gateway_url=sim.gateway_url,
+            gateway_token=sim.gateway_token,
+            oms_url=sim.oms_url,
+            oms_token=sim.oms_token,
+            hold_unlinked=False,
+            poll_wait=5.0,
+        )
+        db = open_database(demo_settings)
+        import_directory_rows(db.engine, sim.directory, source="directory", actor="demo")
+        engine = OutageEngine(engine_config(demo_settings), db.sessions)
+        if backlog:
+            sim.traffic.feed(sim.gateway, backlog)
+    except BaseException:
+        sim.stop()
+        if db is not None:
+            db.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    log.info("demo: simulator at %s and %s, database in %s", sim.gateway_url, sim.oms_url, scratch)
+    return Backend(demo_settings, db, engine, EngineThread(engine), sim, scratch, traffic_rate=rate)

@@ -1,0 +1,838 @@
+"""The dispatcher's main window: live feed, filters, search, details, connection status."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QByteArray,
+    QItemSelectionModel,
+    QModelIndex,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QFont,
+    QFontMetrics,
+    QKeySequence,
+    QShortcut,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QButtonGroup,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from outagedesk import __version__
+from outagedesk.engine.events import LinkState
+from outagedesk.store import feed
+from outagedesk.store.feed import FeedCounts, FeedFilter, FeedQuery
+from outagedesk.ui import details as details_html
+from outagedesk.ui import theme
+from outagedesk.ui.backend import Backend
+from outagedesk.ui.bridge import EngineBridge
+from outagedesk.ui.dialogs import ShortcutsDialog
+from outagedesk.ui.feed_model import (
+    C_ACCOUNT,
+    C_KIND,
+    C_OMS,
+    C_PHONE,
+    C_REPEAT,
+    C_STATE,
+    C_TEXT,
+    C_TIME,
+    F_NEEDS_LINK,
+    FeedModel,
+    filter_label,
+)
+from outagedesk.ui.notify import Notifier
+from outagedesk.ui.status import ConnectionBanner, RateMeter, StatusIndicator, banner_problem
+from outagedesk.ui.worker import DbWorker
+
+log = logging.getLogger(__name__)
+
+FILTERS = (
+    FeedFilter.ALL,
+    FeedFilter.NEEDS_LINKING,
+    FeedFilter.FAILED,
+    FeedFilter.FORWARDED,
+    FeedFilter.OPT_OUT_HELP,
+    FeedFilter.QUARANTINE,
+)
+COLUMN_WIDTHS = {
+    C_TIME: 96,
+    C_PHONE: 128,
+    C_KIND: 96,
+    C_REPEAT: 44,
+    C_TEXT: 300,
+    C_ACCOUNT: 230,
+    C_STATE: 190,
+    C_OMS: 220,
+}
+SEARCH_DELAY_MS = 200
+FONT_STEPS = (0.8, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6, 1.8, 2.0)
+
+
+class MainWindow(QMainWindow):
+    shutdownFinished = Signal()
+    _backendStopped = Signal(bool)
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        state_file: Path,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.backend = backend
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("OutageDesk — demo" if backend.demo else "OutageDesk")
+        self.setWindowIcon(theme.icon("outagedesk"))
+        self.state = QSettings(str(state_file), QSettings.Format.IniFormat)
+        self.stopping = False
+        self.stopped = False
+        self.errors: list[str] = []
+        self.counts: FeedCounts | None = None
+        self.theme_name = theme.LIGHT
+        self.font_scale = 1.0
+        self._base_font = QFont(QApplication.font())
+        self._details_key: int | None = None
+        self._stopper: threading.Thread | None = None
+        self._rate = RateMeter()
+
+        self.worker = DbWorker(backend.db.engine, self)
+        self.worker.failed.connect(self._show_error)
+        engine = backend.engine
+        self.bridge = EngineBridge(engine.bus if engine is not None else None, self)
+        self.model = FeedModel(self.worker, self)
+
+        self._status_timer = QTimer(self, interval=500)
+        self._status_timer.timeout.connect(self._refresh_status)
+        self._counts_timer = QTimer(self, singleShot=True, interval=300)
+        self._counts_timer.timeout.connect(self._load_counts)
+        self._counts_fallback = QTimer(self, interval=5000)
+        self._counts_fallback.timeout.connect(self._load_counts)
+        self._details_timer = QTimer(self, singleShot=True, interval=60)
+        self._details_timer.timeout.connect(self._load_details)
+        self._build_widgets()
+        self.notifier = Notifier(self)
+        self._build_actions()
+        self._connect()
+
+        self._restore_state()
+        self._status_timer.start()
+        self._counts_fallback.start()
+        self._refresh_status()
+        self._load_counts()
+
+    # -- building ----------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        central = QWidget(self)
+        central.setObjectName("central")
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+
+        self.banner = ConnectionBanner(central)
+        outer.addWidget(self.banner)
+
+        top = QWidget(central)
+        top.setObjectName("topBar")
+        top_layout = QHBoxLayout(top)
+        top_layout.setContentsMargins(8, 6, 8, 6)
+        top_layout.setSpacing(8)
+
+        self.badge = QPushButton("Needs linking: …", top)
+        self.badge.setObjectName("needsLinkingBadge")
+        self.badge.setIcon(theme.icon("unlinked"))
+        self.badge.setAccessibleName("Needs linking: show only reports that need a link")
+        self.badge.setToolTip("Reports whose number is not linked to an account (Alt+2)")
+        self.badge.setProperty("alert", False)
+        top_layout.addWidget(self.badge)
+
+        self.filter_bar = QWidget(top)
+        self.filter_bar.setObjectName("filterBar")
+        self.filter_bar.setAccessibleName("Quick filters")
+        bar_layout = QHBoxLayout(self.filter_bar)
+        bar_layout.setContentsMargins(0, 0, 0, 0)
+        bar_layout.setSpacing(4)
+        self.filter_group = QButtonGroup(self)
+        self.filter_group.setExclusive(True)
+        self.filter_buttons: dict[FeedFilter, QToolButton] = {}
+        for i, f in enumerate(FILTERS, start=1):
+            button = QToolButton(self.filter_bar)
+            button.setObjectName(f"filter_{f.value}")
+            button.setCheckable(True)
+            button.setText(filter_label(f))
+            plain = filter_label(f).replace("&&", "&")
+            button.setAccessibleName(f"Filter: {plain}")
+            button.setToolTip(f"Show {plain.lower()} (Alt+{i})")
+            button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            self.filter_group.addButton(button, i - 1)
+            self.filter_buttons[f] = button
+            bar_layout.addWidget(button)
+        self.filter_buttons[FeedFilter.ALL].setChecked(True)
+        top_layout.addWidget(self.filter_bar)
+        top_layout.addStretch(1)
+
+        self.search = QLineEdit(top)
+        self.search.setObjectName("feedSearch")
+        self.search.setAccessibleName("Search the feed")
+        self.search.setAccessibleDescription("Phone, account, text or ticket ID")
+        self.search.setPlaceholderText("Search phone, account, text, ticket…  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(300)
+        top_layout.addWidget(self.search)
+
+        self.mute_button = QToolButton(top)
+        self.mute_button.setObjectName("muteButton")
+        self.mute_button.setCheckable(True)
+        self.mute_button.setIcon(theme.icon("bell"))
+        self.mute_button.setAccessibleName("Mute notification sound")
+        self.mute_button.setToolTip("Mute the notification sound (Ctrl+M)")
+        top_layout.addWidget(self.mute_button)
+        outer.addWidget(top)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, central)
+        self.splitter.setObjectName("mainSplitter")
+        self.view = QTableView(self.splitter)
+        self.view.setObjectName("feedView")
+        self.view.setAccessibleName("Live feed of inbound texts, newest first")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setAlternatingRowColors(True)
+        self.view.setShowGrid(False)
+        self.view.setWordWrap(False)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view.setSortingEnabled(False)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vh = self.view.verticalHeader()
+        vh.hide()
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        hh = self.view.horizontalHeader()
+        hh.setObjectName("feedHeader")
+        hh.setStretchLastSection(True)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setHighlightSections(False)
+        for col, width in COLUMN_WIDTHS.items():
+            hh.resizeSection(col, width)
+
+        self.details = QTextBrowser(self.splitter)
+        self.details.setObjectName("detailsPane")
+        self.details.setAccessibleName("Details of the selected text")
+        self.details.setOpenLinks(False)
+        self.details.setMinimumWidth(280)
+        self.splitter.addWidget(self.view)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([1000, 420])
+        self.splitter.setChildrenCollapsible(False)
+        outer.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        bar = self.statusBar()
+        bar.setObjectName("statusBar")
+        self.status_gateway = StatusIndicator("Gateway", "statusGateway", bar)
+        self.status_oms = StatusIndicator("OMS", "statusOms", bar)
+        self.status_backlog = QLabel("Outbox: 0 waiting", bar)
+        self.status_backlog.setObjectName("statusBacklog")
+        self.status_backlog.setAccessibleName("Outbox backlog")
+        self.status_rate = QLabel("Reports: 0/min", bar)
+        self.status_rate.setObjectName("statusRate")
+        self.status_rate.setAccessibleName("Reports per minute")
+        self.status_feed = QLabel("", bar)
+        self.status_feed.setObjectName("statusFeed")
+        self.status_feed.setAccessibleName("Rows shown")
+        bar.addWidget(self.status_feed, 1)
+        if self.backend.demo:
+            demo = QLabel("DEMO · simulator", bar)
+            demo.setObjectName("statusDemo")
+            demo.setAccessibleName("Demo mode: simulated gateway and OMS")
+            bar.addPermanentWidget(demo)
+        bar.addPermanentWidget(self.status_rate)
+        bar.addPermanentWidget(self.status_backlog)
+        bar.addPermanentWidget(self.status_oms)
+        bar.addPermanentWidget(self.status_gateway)
+
+    def _action(
+        self,
+        menu: Any,
+        text: str,
+        slot: Any,
+        keys: tuple[str, ...] = (),
+        *,
+        name: str,
+        checkable: bool = False,
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if keys:
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setCheckable(checkable)
+        if checkable:
+            action.toggled.connect(slot)
+        else:
+            action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)
+        self.all_actions.append(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.all_actions: list[QAction] = []
+        menus = self.menuBar()
+        menus.setAccessibleName("Menu bar")
+        file_menu = menus.addMenu("&File")
+        self._action(file_menu, "&Quit", self.close, ("Ctrl+Q",), name="actionQuit")
+
+        view = menus.addMenu("&View")
+        self.filter_actions: dict[FeedFilter, QAction] = {}
+        for i, f in enumerate(FILTERS, start=1):
+            self.filter_actions[f] = self._action(
+                view,
+                f"Show {filter_label(f)}",
+                partial(self.set_filter, f),
+                (f"Alt+{i}",),
+                name=f"actionFilter_{f.value}",
+            )
+        view.addSeparator()
+        self.details_action = self._action(
+            view, "&Details pane", self._set_details_visible, ("Ctrl+D",),
+            name="actionDetails", checkable=True,
+        )  # fmt: skip
+        self.details_action.setChecked(True)
+        view.addSeparator()
+        themes = QActionGroup(self)
+        self.light_action = self._action(
+            view, "&Light theme", partial(self._theme_toggled, theme.LIGHT), ("Ctrl+Shift+L",),
+            name="actionLightTheme", checkable=True,
+        )  # fmt: skip
+        self.dark_action = self._action(
+            view, "Dar&k theme (night)", partial(self._theme_toggled, theme.DARK),
+            ("Ctrl+Shift+D",), name="actionDarkTheme", checkable=True,
+        )  # fmt: skip
+        themes.addAction(self.light_action)
+        themes.addAction(self.dark_action)
+        view.addSeparator()
+        self._action(view, "&Larger text", self.zoom_in, ("Ctrl+=", "Ctrl++"), name="actionZoomIn")
+        self._action(view, "&Smaller text", self.zoom_out, ("Ctrl+-",), name="actionZoomOut")
+        self._action(view, "&Normal text size", self.zoom_reset, ("Ctrl+0",), name="actionZoom0")
+        view.addSeparator()
+        self.mute_action = self._action(
+            view, "&Mute notification sound", self._set_muted, ("Ctrl+M",),
+            name="actionMute", checkable=True,
+        )  # fmt: skip
+
+        go = menus.addMenu("&Go")
+        self._action(
+            go, "&Search the feed", self.focus_search, ("Ctrl+F", "/"), name="actionSearch"
+        )
+        self._action(
+            go, "&Next report needing a link", self.next_unlinked, ("F8", "N"),
+            name="actionNextUnlinked",
+        )  # fmt: skip
+        self._action(
+            go, "&Previous report needing a link", self.previous_unlinked,
+            ("Shift+F8", "Shift+N"), name="actionPreviousUnlinked",
+        )  # fmt: skip
+        self._action(go, "N&ewest text", self.go_newest, ("Ctrl+Home",), name="actionNewest")
+        self._action(go, "&Feed", self.focus_feed, ("Ctrl+L", "F6"), name="actionFocusFeed")
+
+        if self.backend.sim is not None:
+            demo = menus.addMenu("&Demo")
+            self._action(
+                demo, "&Gateway offline", self._demo_gateway_down, ("Ctrl+Alt+G",),
+                name="actionDemoGatewayDown", checkable=True,
+            )  # fmt: skip
+            self._action(
+                demo, "&OMS offline", self._demo_oms_down, ("Ctrl+Alt+O",),
+                name="actionDemoOmsDown", checkable=True,
+            )  # fmt: skip
+            self._action(demo, "&Burst of 50 texts", self._demo_burst, ("Ctrl+Alt+B",),
+                         name="actionDemoBurst")  # fmt: skip
+
+        help_menu = menus.addMenu("&Help")
+        self._action(
+            help_menu, "&Keyboard shortcuts", self.show_shortcuts, ("F1", "Ctrl+?"),
+            name="actionShortcuts",
+        )  # fmt: skip
+        self._action(help_menu, "&About OutageDesk", self.show_about, name="actionAbout")
+
+        esc = QShortcut(QKeySequence("Esc"), self.search)
+        esc.setContext(Qt.ShortcutContext.WidgetShortcut)
+        esc.activated.connect(self._clear_search)
+        enter = QShortcut(QKeySequence("Return"), self.view)
+        enter.setContext(Qt.ShortcutContext.WidgetShortcut)
+        enter.activated.connect(self._show_details_of_current)
+
+    def _connect(self) -> None:
+        self.filter_group.idClicked.connect(lambda i: self.set_filter(FILTERS[i]))
+        self.badge.clicked.connect(lambda: self.set_filter(FeedFilter.NEEDS_LINKING))
+        self.mute_button.toggled.connect(self.mute_action.setChecked)
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._apply_search)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.search.returnPressed.connect(self._apply_search)
+        self.view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.model.headInserted.connect(self._keep_scroll_position)
+        self.model.rowsUpdated.connect(self._rows_updated)
+        self.model.loaded.connect(self._update_feed_label)
+        self.model.rowsInserted.connect(self._update_feed_label)
+        self.model.rowsRemoved.connect(self._update_feed_label)
+        self.model.modelReset.connect(self._update_feed_label)
+        queued = Qt.ConnectionType.QueuedConnection
+        self.bridge.messagesStored.connect(self._on_messages_stored, queued)
+        self.bridge.reportsChanged.connect(self._on_reports_changed, queued)
+        self.bridge.connectionChanged.connect(self._on_connection_changed, queued)
+        self._backendStopped.connect(self._on_backend_stopped, queued)
+        self.status_gateway.clicked.connect(lambda: self._explain(self.status_gateway))
+        self.status_oms.clicked.connect(lambda: self._explain(self.status_oms))
+
+    # -- persisted state ---------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        s = self.state
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 880)
+        window_state = s.value("window/state")
+        if isinstance(window_state, QByteArray):
+            self.restoreState(window_state)
+        splitter = s.value("window/splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        header = s.value("feed/header")
+        if isinstance(header, QByteArray):
+            self.view.horizontalHeader().restoreState(header)
+        name = str(s.value("view/theme", theme.LIGHT))
+        self.set_theme(name if name in theme.THEMES else theme.LIGHT)
+        try:
+            scale = float(str(s.value("view/fontScale", 1.0)))
+        except ValueError:
+            scale = 1.0
+        self.set_font_scale(scale)
+        muted = str(s.value("view/muted", "false")).lower() == "true"
+        self.mute_action.setChecked(muted)
+        self._set_muted(muted)
+        details = str(s.value("view/details", "true")).lower() != "false"
+        self.details_action.setChecked(details)
+        self._set_details_visible(details)
+        try:
+            chosen = FeedFilter(str(s.value("feed/filter", FeedFilter.ALL.value)))
+        except ValueError:
+            chosen = FeedFilter.ALL
+        self.set_filter(chosen)
+
+    def save_state(self) -> None:
+        s = self.state
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("window/splitter", self.splitter.saveState())
+        s.setValue("feed/header", self.view.horizontalHeader().saveState())
+        s.setValue("feed/filter", self.model.query.filter.value)
+        s.setValue("view/theme", self.theme_name)
+        s.setValue("view/fontScale", self.font_scale)
+        s.setValue("view/muted", "true" if self.notifier.muted else "false")
+        s.setValue("view/details", "true" if self.details_action.isChecked() else "false")
+        s.sync()
+
+    # -- filters and search ------------------------------------------------------------------
+    @property
+    def current_filter(self) -> FeedFilter:
+        return self.model.query.filter
+
+    def set_filter(self, f: FeedFilter) -> None:
+        button = self.filter_buttons[f]
+        if not button.isChecked():
+            button.setChecked(True)
+        query = FeedQuery(f, self.search.text().strip())
+        if query != self.model.query or self.model.rowCount() == 0:
+            self._set_query(query)
+
+    def _apply_search(self) -> None:
+        self._search_timer.stop()
+        query = FeedQuery(self.model.query.filter, self.search.text().strip())
+        if query != self.model.query:
+            self._set_query(query)
+
+    def _set_query(self, query: FeedQuery) -> None:
+        self._details_key = None
+        self.model.set_query(query)
+        self.details.setHtml(details_html.render_empty(self.theme_name))
+
+    def _clear_search(self) -> None:
+        self.search.clear()
+        self._apply_search()
+        self.focus_feed()
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def focus_feed(self) -> None:
+        self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if not self.view.currentIndex().isValid() and self.model.rowCount():
+            self._select_row(0)
+
+    def go_newest(self) -> None:
+        if self.model.rowCount():
+            self._select_row(0)
+        self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    # -- moving around -----------------------------------------------------------------------
+    def _select_row(self, row: int) -> None:
+        index = self.model.index(row, 0)
+        flags = (
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows
+        )
+        self.view.selectionModel().setCurrentIndex(index, flags)
+        self.view.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def next_unlinked(self) -> None:
+        self._jump_unlinked(1)
+
+    def previous_unlinked(self) -> None:
+        self._jump_unlinked(-1)
+
+    def _jump_unlinked(self, step: int) -> None:
+        current = self.view.currentIndex()
+        start = current.row() if current.isValid() else (-1 if step > 0 else 0)
+        if self.model.rowCount() == 0:
+            found = None
+        else:
+            found = self.model.find_flagged(start, F_NEEDS_LINK, step)
+        if found is None:
+            self.statusBar().showMessage(
+                "No report needing a link among the rows shown: Alt+2 lists them all.", 6000
+            )
+            return
+        self._select_row(found)
+        self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    # -- details -----------------------------------------------------------------------------
+    def _set_details_visible(self, visible: bool) -> None:
+        self.details.setVisible(visible)
+        if visible:
+            self._details_key = None
+            self._schedule_details()
+
+    def _show_details_of_current(self) -> None:
+        if not self.details_action.isChecked():
+            self.details_action.setChecked(True)
+        self.details.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._schedule_details()
+
+    def _schedule_details(self) -> None:
+        if self.details.isVisible() or self.details_action.isChecked():
+            self._details_timer.start()
+
+    def _rows_updated(self, keys: set[int]) -> None:
+        if self._details_key is not None and self._details_key in keys:
+            self._details_key = None
+            self._schedule_details()
+
+    def _load_details(self) -> None:
+        if self.stopping:
+            return
+        index = self.view.currentIndex()
+        key = self.model.key_at(index.row()) if index.isValid() else None
+        if key is None:
+            self._details_key = None
+            self.details.setHtml(details_html.render_empty(self.theme_name))
+            return
+        if key == self._details_key:
+            return
+        self._details_key = key
+        self.worker.submit(partial(_job_details, key), partial(self._on_details, key))
+
+    def _on_details(self, key: int, value: Any) -> None:
+        if key != self._details_key:
+            return
+        scroll = self.details.verticalScrollBar().value()
+        self.details.setHtml(details_html.render(value, self.theme_name))
+        self.details.verticalScrollBar().setValue(scroll)
+
+    # -- live updates ------------------------------------------------------------------------
+    def _on_messages_stored(self, event: Any) -> None:
+        if self.stopping:
+            return
+        self.model.notify_new()
+        if (event.report_ids or event.quarantined) and not self._counts_timer.isActive():
+            self._counts_timer.start()
+
+    def _on_reports_changed(self, event: Any) -> None:
+        if self.stopping:
+            return
+        self.model.notify_changed(event.report_ids)
+        if not self._counts_timer.isActive():
+            self._counts_timer.start()
+
+    def _on_connection_changed(self, event: Any) -> None:
+        if not self.stopping and (
+            event.state != LinkState.ONLINE or self._indicator(event.component).state != event.state
+        ):
+            self._refresh_status()
+
+    def _indicator(self, component: str) -> StatusIndicator:
+        return self.status_gateway if component == "gateway" else self.status_oms
+
+    def _keep_scroll_position(self, inserted: int) -> None:
+        bar = self.view.verticalScrollBar()
+        if bar.value() > 0:
+            # Reading older rows: keep them still while new ones land above.
+            bar.setValue(bar.value() + inserted * self.view.verticalHeader().defaultSectionSize())
+
+    def _load_counts(self) -> None:
+        if not self.stopping:
+            self.worker.submit(feed.feed_counts, self._on_counts)
+
+    def _on_counts(self, counts: FeedCounts) -> None:
+        previous = self.counts
+        self.counts = counts
+        n = counts.needs_linking
+        self.badge.setText(f"Needs linking: {n}")
+        self.badge.setAccessibleName(f"Needs linking: {n}. Show only reports that need a link")
+        alert = n > 0
+        if self.badge.property("alert") != alert:
+            self.badge.setProperty("alert", alert)
+            self.badge.style().unpolish(self.badge)
+            self.badge.style().polish(self.badge)
+        for f, count in (
+            (FeedFilter.NEEDS_LINKING, counts.needs_linking),
+            (FeedFilter.FAILED, counts.failed),
+            (FeedFilter.QUARANTINE, counts.quarantined),
+        ):
+            label = filter_label(f) + (f" ({count})" if count else "")
+            button = self.filter_buttons[f]
+            if button.text() != label:
+                button.setText(label)
+        if previous is not None and n > previous.needs_linking:
+            self.notifier.unlinked(n - previous.needs_linking)
+
+    def _refresh_status(self) -> None:
+        engine = self.backend.engine
+        if engine is None or self.stopping:
+            return
+        status = engine.status()
+        self.status_gateway.update_link(status.gateway)
+        self.status_oms.update_link(status.oms)
+        backlog = f"Outbox: {status.backlog} waiting"
+        if self.status_backlog.text() != backlog:
+            self.status_backlog.setText(backlog)
+            warn = status.backlog >= 50 or (
+                status.backlog > 0 and status.oms.state in (LinkState.OFFLINE, LinkState.AUTH_ERROR)
+            )
+            if self.status_backlog.property("status") != ("warn" if warn else "ok"):
+                self.status_backlog.setProperty("status", "warn" if warn else "ok")
+                self.status_backlog.style().unpolish(self.status_backlog)
+                self.status_backlog.style().polish(self.status_backlog)
+        self._rate.add(status.counters.reports)
+        rate = f"Reports: {self._rate.per_minute():.0f}/min"
+        if self.status_rate.text() != rate:
+            self.status_rate.setText(rate)
+        problems = [
+            p
+            for p in (
+                banner_problem("Gateway", status.gateway),
+                banner_problem("OMS", status.oms),
+            )
+            if p
+        ]
+        self.banner.show_problems(problems)
+
+    def _update_feed_label(self, *_args: Any) -> None:
+        n = self.model.rowCount()
+        more = " · scroll down for older" if self.model.has_more else ""
+        what = filter_label(self.model.query.filter).replace("&&", "&")
+        search = f' matching "{self.model.query.search}"' if self.model.query.search else ""
+        self.status_feed.setText(f"{what}{search}: {n:,} rows shown{more}")
+
+    def _show_error(self, text: str) -> None:
+        self.errors.append(text)
+        log.warning("%s", text)
+        self.statusBar().showMessage(text, 10000)
+
+    def _explain(self, indicator: StatusIndicator) -> None:
+        link = indicator.link
+        detail = link.detail or "No problem reported."
+        box = QMessageBox(self)
+        box.setObjectName("connectionDetails")
+        box.setWindowTitle(f"{indicator.name} connection")
+        box.setText(indicator.text())
+        box.setInformativeText(detail)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # -- look --------------------------------------------------------------------------------
+    def _theme_toggled(self, name: str, checked: bool) -> None:
+        if checked:
+            self.set_theme(name)
+
+    def set_theme(self, name: str) -> None:
+        self.theme_name = name
+        theme.apply_theme(name)
+        self.model.set_theme(name)
+        (self.dark_action if name == theme.DARK else self.light_action).setChecked(True)
+        self._details_key = None
+        self._schedule_details()
+
+    def set_font_scale(self, scale: float) -> None:
+        scale = min(max(scale, FONT_STEPS[0]), FONT_STEPS[-1])
+        self.font_scale = scale
+        font = QFont(self._base_font)
+        size = self._base_font.pointSizeF()
+        if size > 0:
+            font.setPointSizeF(size * scale)
+        self.setFont(font)
+        self.view.setFont(font)
+        self.model.set_font(font)
+        height = QFontMetrics(font).height() + 8
+        vh = self.view.verticalHeader()
+        vh.setMinimumSectionSize(height)
+        vh.setDefaultSectionSize(height)
+        icon = max(14, int(QFontMetrics(font).height() * 0.9))
+        self.view.setIconSize(
+            self.view.iconSize().scaled(icon, icon, Qt.AspectRatioMode.IgnoreAspectRatio)
+        )
+
+    def zoom_in(self) -> None:
+        bigger = [s for s in FONT_STEPS if s > self.font_scale + 1e-6]
+        self.set_font_scale(bigger[0] if bigger else FONT_STEPS[-1])
+
+    def zoom_out(self) -> None:
+        smaller = [s for s in FONT_STEPS if s < self.font_scale - 1e-6]
+        self.set_font_scale(smaller[-1] if smaller else FONT_STEPS[0])
+
+    def zoom_reset(self) -> None:
+        self.set_font_scale(1.0)
+
+    def _set_muted(self, muted: bool) -> None:
+        self.notifier.muted = muted
+        self.mute_button.setChecked(muted)
+        self.mute_button.setIcon(theme.icon("bell-off" if muted else "bell"))
+        self.mute_button.setAccessibleDescription("muted" if muted else "sound on")
+
+    # -- help --------------------------------------------------------------------------------
+    def show_shortcuts(self) -> None:
+        dialog = ShortcutsDialog(self.all_actions, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.shortcuts_dialog = dialog
+
+    def show_about(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle("About OutageDesk")
+        box.setText(f"OutageDesk {__version__}")
+        box.setInformativeText(
+            "Every outage text becomes an OMS trouble ticket; the ones that cannot are "
+            "flagged here for a dispatcher to link."
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # -- demo controls -----------------------------------------------------------------------
+    def _demo_gateway_down(self, down: bool) -> None:
+        if self.backend.sim is not None:
+            self.backend.sim.gateway.set_down(down)
+
+    def _demo_oms_down(self, down: bool) -> None:
+        if self.backend.sim is not None:
+            self.backend.sim.oms.set_down(down)
+
+    def _demo_burst(self) -> None:
+        sim = self.backend.sim
+        if sim is not None:
+            threading.Thread(
+                target=sim.traffic.feed, args=(sim.gateway, 50), name="demo-burst", daemon=True
+            ).start()
+
+    # -- quitting ----------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.stopped:
+            event.accept()
+            return
+        event.ignore()
+        self.begin_shutdown()
+
+    def begin_shutdown(self) -> None:
+        """Save the state, stop reading, stop the engine (off the GUI thread), then close."""
+        if self.stopping:
+            return
+        self.stopping = True
+        log.info("closing the window")
+        try:
+            self.save_state()
+        except Exception:
+            log.exception("could not save the window state")
+        self.statusBar().showMessage("Stopping: finishing the current transaction…")
+        central = self.centralWidget()
+        if central is not None:
+            central.setEnabled(False)
+        for timer in (
+            self._status_timer,
+            self._counts_timer,
+            self._counts_fallback,
+            self._details_timer,
+            self._search_timer,
+        ):
+            timer.stop()
+        self.model.stop()
+        self.bridge.close()
+        self.notifier.close()
+        self._stopper = threading.Thread(
+            target=self._stop_backend, name="outagedesk-ui-stop", daemon=False
+        )
+        self._stopper.start()
+
+    def _stop_backend(self) -> None:  # runs on the stopper thread
+        ok = False
+        try:
+            self.worker.shutdown()
+            ok = self.backend.stop()
+        except Exception:
+            log.exception("stopping the engine failed")
+        self._backendStopped.emit(ok)
+
+    def _on_backend_stopped(self, ok: bool) -> None:
+        if self._stopper is not None:
+            self._stopper.join(5)
+        self.stopped = True
+        log.info("engine stopped%s", "" if ok else " (not cleanly)")
+        self.close()
+        self.shutdownFinished.emit()
+
+
+def _job_details(key: int, session: Any) -> Any:
+    return feed.details(session, key)

@@ -1,0 +1,24 @@
+"""Shared fixtures: a fresh database per test, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dbsupport import DbUnderTest, postgres_db, sqlite_db_at
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbUnderTest]:
+    """The same test on SQLite and on PostgreSQL, so nothing SQLite-only creeps in."""
+    if request.param == "sqlite":
+        yield from sqlite_db_at(tmp_path)
+    else:
+        yield from postgres_db()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[DbUnderTest]:
+    yield from sqlite_db_at(tmp_path)

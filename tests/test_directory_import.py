@@ -1,0 +1,625 @@
+"""``outagedesk import-accounts``: validation, one-transaction upsert, re-import, CLI."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
+
+from outagedesk import directory
+from outagedesk.cli import main as cli_main
+from outagedesk.config import Settings
+from outagedesk.directory import (
+    COLUMNS,
+    DirectoryFileError,
+    ImportFailed,
+    ImportReport,
+    RowError,
+    import_accounts_csv,
+    import_directory_rows,
+    run_import_command,
+)
+from outagedesk.store.db import make_engine, migrate, session_factory
+from outagedesk.store.links import link_targets
+from outagedesk.store.models import AuditEntry, PhoneLink, ServiceLocation
+
+PG_URL = os.environ.get(
+    "OUTAGEDESK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+HEADER = ",".join(COLUMNS)
+
+GOOD = [
+    HEADER,
+    "A-100,SL-100-1,M-1,Ana Baca,1 Main St,+15055550101,no",
+    'A-100,SL-100-2,,Ana Baca,"2 Main St, Unit B",+15055550101,no',
+    "A-200,SL-200-1,M-3,Ben Duran,3 Oak Ave,(575) 555-0102; +1 505 555 0103,YES",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = make_engine(f"sqlite:///{tmp_path / 't.db'}")
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    probe = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with probe.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "skip with the reason"
+        pytest.skip(f"no PostgreSQL server reachable at {PG_URL}: {str(exc).splitlines()[0]}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with probe.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        migrate(eng)
+        yield eng
+    finally:
+        eng.dispose()
+        with probe.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        probe.dispose()
+
+
+def write_csv(path: Path, lines: Sequence[str], *, bom: bool = False) -> Path:
+    body = "\r\n".join(lines) + "\r\n"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + body.encode("utf-8"))
+    return path
+
+
+def count(engine: Engine, model: type[Any]) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def locations(engine: Engine) -> dict[str, tuple[Any, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                ServiceLocation.service_location_id,
+                ServiceLocation.account_number,
+                ServiceLocation.meter_id,
+                ServiceLocation.customer_name,
+                ServiceLocation.service_address,
+                ServiceLocation.life_support,
+                ServiceLocation.updated_at,
+            )
+        ).all()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def links(engine: Engine) -> set[tuple[str, str, str | None]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(PhoneLink.phone, PhoneLink.account_number, PhoneLink.service_location_id)
+        ).all()
+    return {(r[0], r[1], r[2]) for r in rows}
+
+
+def snapshot(engine: Engine) -> tuple[Any, ...]:
+    return (locations(engine), links(engine), count(engine, AuditEntry))
+
+
+def settings_for(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, config_file=tmp_path / "none.toml", desk="desk-7")
+
+
+def db_of(settings: Settings) -> Engine:
+    return make_engine(settings.database_url)
+
+
+# --------------------------------------------------------------------------- importing
+
+
+def test_good_file_imports_with_counts(engine: Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "dir.csv", GOOD)
+    seen: list[tuple[int, int]] = []
+
+    report = import_accounts_csv(
+        engine,
+        path,
+        actor="desk-7/import",
+        desk="desk-7",
+        progress=lambda d, t: seen.append((d, t)),
+    )
+
+    assert report == ImportReport(
+        rows_read=3, locations_added=3, locations_updated=0, links_added=4, rows_skipped=0
+    )
+    assert seen[-1] == (3, 3)
+    locs = locations(engine)
+    assert {k: v[:5] for k, v in locs.items()} == {
+        "SL-100-1": ("A-100", "M-1", "Ana Baca", "1 Main St", False),
+        "SL-100-2": ("A-100", None, "Ana Baca", "2 Main St, Unit B", False),
+        "SL-200-1": ("A-200", "M-3", "Ben Duran", "3 Oak Ave", True),
+    }
+    assert links(engine) == {
+        ("+15055550101", "A-100", "SL-100-1"),
+        ("+15055550101", "A-100", "SL-100-2"),
+        ("+15755550102", "A-200", "SL-200-1"),
+        ("+15055550103", "A-200", "SL-200-1"),
+    }
+    with session_factory(engine)() as s:
+        link = s.scalars(select(PhoneLink).where(PhoneLink.phone == "+15755550102")).one()
+        assert (link.source, link.created_by, link.desk) == ("directory", "desk-7/import", "desk-7")
+        assert (link.reviewed, link.version) == (True, 1)
+        assert link.created_at.tzinfo is not None
+        audit = s.scalars(select(AuditEntry)).one()
+        assert (audit.actor, audit.desk, audit.action) == (
+            "desk-7/import",
+            "desk-7",
+            "directory_import",
+        )
+        assert audit.subject == "dir.csv"
+        assert audit.after is not None
+        assert audit.after["locations_added"] == 3
+        assert audit.after["links_added"] == 4
+        assert audit.after["rows_read"] == 3
+
+
+def test_reimport_updates_and_never_duplicates(engine: Engine, tmp_path: Path) -> None:
+    first = write_csv(tmp_path / "dir.csv", GOOD)
+    import_accounts_csv(engine, first)
+    before = locations(engine)
+
+    changed = list(GOOD)
+    changed[1] = "A-100,SL-100-1,M-1,Ana Baca,99 New Rd,+15055550101,no"  # address moved
+    changed[3] = changed[3].replace("YES", "yes") + ""  # same value, other spelling
+    changed.append("A-300,SL-300-1,M-9,Cy Esquibel,9 Elm St,+15055550101,0")  # shared phone
+    second = write_csv(tmp_path / "dir2.csv", changed)
+
+    report = import_accounts_csv(engine, second)
+
+    assert report.rows_read == 4
+    assert (report.locations_added, report.locations_updated, report.locations_unchanged) == (
+        1,
+        1,
+        2,
+    )
+    assert report.links_added == 1
+    after = locations(engine)
+    assert after["SL-100-1"][3] == "99 New Rd"
+    assert after["SL-100-1"][5] > before["SL-100-1"][5]  # updated_at moved on
+    assert after["SL-100-2"] == before["SL-100-2"]  # unchanged rows are not rewritten
+    assert after["SL-200-1"] == before["SL-200-1"]
+    assert count(engine, ServiceLocation) == 4
+    assert count(engine, PhoneLink) == 5
+    assert count(engine, AuditEntry) == 2
+
+    again = import_accounts_csv(engine, second)
+    assert (again.locations_added, again.locations_updated, again.links_added) == (0, 0, 0)
+    assert again.locations_unchanged == 4
+    assert count(engine, PhoneLink) == 5
+
+
+def test_links_are_not_removed_by_a_reimport(engine: Engine, tmp_path: Path) -> None:
+    import_accounts_csv(engine, write_csv(tmp_path / "a.csv", GOOD))
+    no_phones = [HEADER, "A-100,SL-100-1,M-1,Ana Baca,1 Main St,,no"]
+    import_accounts_csv(engine, write_csv(tmp_path / "b.csv", no_phones))
+    assert ("+15055550101", "A-100", "SL-100-1") in links(engine)
+
+
+def test_multi_location_accounts_and_a_phone_on_several_accounts(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tiny batches: an account's locations straddle batch boundaries.
+    monkeypatch.setattr(directory, "BATCH_ROWS", 2)
+    landlord = "+15055550150"
+    lines = [
+        HEADER,
+        f"A-1,SL-1-1,M-11,Ana Baca,1 Main St,+15055550111;{landlord},no",
+        f"A-1,SL-1-2,M-12,Ana Baca,2 Main St,+15055550111;{landlord},yes",
+        f"A-1,SL-1-3,,Ana Baca,3 Main St,+15055550111;{landlord},no",
+        f"A-2,SL-2-1,M-21,Ben Duran,4 Oak Ave,{landlord},no",
+        "A-3,SL-3-1,M-31,Cy Esquibel,5 Elm St,505-555-0150,no",  # same phone, national form
+    ]
+    report = import_accounts_csv(engine, write_csv(tmp_path / "d.csv", lines))
+
+    assert (report.locations_added, report.links_added) == (5, 8)
+    with session_factory(engine)() as s:
+        found = link_targets(s, [landlord, "+15055550111"])
+    assert sorted((t.account_number, t.service_location_id) for t in found[landlord]) == [
+        ("A-1", "SL-1-1"),
+        ("A-1", "SL-1-2"),
+        ("A-1", "SL-1-3"),
+        ("A-2", "SL-2-1"),
+        ("A-3", "SL-3-1"),
+    ]
+    by_location = {t.service_location_id: t for t in found["+15055550111"]}
+    assert by_location["SL-1-2"].life_support is True
+    assert by_location["SL-1-3"].meter_id is None
+    assert len(by_location) == 3
+
+
+BAD_FILE = [
+    HEADER,  # 1
+    "A-1,SL-1,M-1,Ana Baca,1 Main St,+15055550101,no",  # 2 good
+    ",SL-2,M-2,Ben Duran,2 Main St,,no",  # 3 no account
+    "A-3,,M-3,Cy Esquibel,3 Main St,,no",  # 4 no location
+    "A-4,SL-4,M-4,Di Ortiz,4 Main St,+15055550104,maybe",  # 5 bad life_support
+    "A-5,SL-5,M-5,Ed Lucero,5 Main St,+15055550105;12345;not-a-number,no",  # 6 two bad phones
+    "A-6,SL-1,M-6,Fay Romero,6 Main St,,no",  # 7 repeats line 2's location
+    "A-7,SL-7,M-7,Gus Valdez,7 Main St,no",  # 8 six columns
+    f"{'A' * 65},SL-8,M-8,Hal Zamora,8 Main St,,no",  # 9 account too long
+    f"A-9,{'S' * 65},M-9,Ida Chavez,9 Main St,,no",  # 10 location too long
+    f"A-10,SL-10,{'M' * 65},Jo Marquez,10 Main St,,no",  # 11 meter too long
+    f"A-11,SL-11,M-11,{'N' * 201},11 Main St,,no",  # 12 name too long
+    f"A-12,SL-12,M-12,Kim Nakai,{'x' * 301},,no",  # 13 address too long
+    'A-13,SL-13,M-13,"Lu\nPadilla",13 Main St,,no',  # 14-15: a quoted line break is fine
+    "A-14,SL-14,M-14,Mo Quintana,14 Main St,,y,extra",  # 16 eight columns
+    "",  # 17 blank lines are skipped
+    "A-15,SL-15,M-15,Ned\x00Stroud,15 Main St,,n",  # 18 NUL character
+    "A-16,SL-16,M-16,Ona Trujillo,16 Main St,+15055550116,TRUE",  # 19 good
+]
+BAD_ERRORS = [
+    RowError(3, "account_number: required"),
+    RowError(4, "service_location_id: required"),
+    RowError(5, "life_support: 'maybe' is not yes/no/true/false/1/0"),
+    RowError(6, "phones: not a valid phone number: '12345'"),
+    RowError(6, "phones: not a phone number: 'not-a-number'"),
+    RowError(7, "service_location_id: 'SL-1' is already on line 2"),
+    RowError(8, "expected 7 columns, found 6"),
+    RowError(9, "account_number: longer than 64 characters (65)"),
+    RowError(10, "service_location_id: longer than 64 characters (65)"),
+    RowError(11, "meter_id: longer than 64 characters (65)"),
+    RowError(12, "customer_name: longer than 200 characters (201)"),
+    RowError(13, "service_address: longer than 300 characters (301)"),
+    RowError(16, "expected 7 columns, found 8"),
+    RowError(18, "customer_name: contains a NUL character"),
+]
+
+
+def test_every_validation_error_has_its_line_and_nothing_is_applied(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(directory, "BATCH_ROWS", 2)  # good rows were already written...
+    import_accounts_csv(engine, write_csv(tmp_path / "old.csv", GOOD))
+    before = snapshot(engine)
+
+    with pytest.raises(ImportFailed) as failed:
+        import_accounts_csv(engine, write_csv(tmp_path / "bad.csv", BAD_FILE))
+
+    report = failed.value.report
+    assert report.errors == BAD_ERRORS
+    assert report.rows_read == 16
+    assert report.bad_rows == 13
+    assert (report.locations_added, report.links_added) == (0, 0)
+    assert snapshot(engine) == before  # ...and rolled back: nothing applied, no audit row
+
+
+def test_skip_bad_imports_the_good_rows_and_reports_the_bad(engine: Engine, tmp_path: Path) -> None:
+    report = import_accounts_csv(engine, write_csv(tmp_path / "bad.csv", BAD_FILE), skip_bad=True)
+
+    assert report.errors == BAD_ERRORS
+    assert report.rows_skipped == 13
+    assert report.rows_read == 16
+    # SL-1 (line 2), SL-13 (multi-line name) and SL-16 are the good ones.
+    assert set(locations(engine)) == {"SL-1", "SL-13", "SL-16"}
+    assert locations(engine)["SL-13"][2] == "Lu\nPadilla"
+    assert report.locations_added == 3
+    assert links(engine) == {
+        ("+15055550101", "A-1", "SL-1"),
+        ("+15055550116", "A-16", "SL-16"),
+    }
+    with engine.connect() as conn:
+        after = conn.scalar(select(AuditEntry.after))
+    assert after is not None
+    assert after["rows_skipped"] == 13
+
+
+def test_header_any_case_any_order_with_bom_and_extra_columns(
+    engine: Engine, tmp_path: Path
+) -> None:
+    lines = [
+        "Phones, LIFE_SUPPORT ,Notes,Service_Location_ID,Account_Number,Meter_ID,"
+        "Customer_Name,Service_Address,Route",
+        "+15055550101,Yes,call first,SL-1,A-1,M-1,Ana Baca,1 Main St,7",
+    ]
+    report = import_accounts_csv(engine, write_csv(tmp_path / "x.csv", lines, bom=True))
+
+    assert report.locations_added == 1
+    assert report.ignored_columns == ["Notes", "Route"]
+    assert locations(engine)["SL-1"][:5] == ("A-1", "M-1", "Ana Baca", "1 Main St", True)
+    assert links(engine) == {("+15055550101", "A-1", "SL-1")}
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (
+            ["account_number,service_location_id,meter_id,customer_name,service_address,phones"],
+            "the header line has no life_support column",
+        ),
+        (
+            ["account,location,phones", "A-1,SL-1,"],
+            "has no account_number, service_location_id, meter_id, customer_name, "
+            "service_address, life_support columns",
+        ),
+        ([], "is empty"),
+        ([f"{HEADER},Phones"], "column phones appears twice"),
+    ],
+)
+def test_header_problems_are_file_errors(
+    engine: Engine, tmp_path: Path, lines: list[str], expected: str
+) -> None:
+    path = tmp_path / "h.csv"
+    if lines:
+        write_csv(path, lines)
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(DirectoryFileError, match=expected) as err:
+        import_accounts_csv(engine, path)
+    assert "the first line must name the columns" in str(err.value) or "twice" in str(err.value)
+    assert count(engine, AuditEntry) == 0
+
+
+def test_unreadable_files_are_file_errors(engine: Engine, tmp_path: Path) -> None:
+    with pytest.raises(DirectoryFileError, match=r"cannot read .*check the file name"):
+        import_accounts_csv(engine, tmp_path / "missing.csv")
+
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(
+        (HEADER + "\nA-1,SL-1,M-1,Ana Baca,1 Main St,,no\n").encode()
+        + "A-2,SL-2,M-2,José Peña,2 Main St,,no\n".encode("latin-1")
+    )
+    with pytest.raises(DirectoryFileError, match=r"latin1.csv:3: not UTF-8 text.*save the file"):
+        import_accounts_csv(engine, latin1)
+    assert count(engine, ServiceLocation) == 0
+
+
+def test_a_failing_write_rolls_back_and_stops_the_reader_thread(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(directory, "BATCH_ROWS", 1)
+    calls = 0
+    real_write = directory._Writer.write
+
+    def failing_write(self: Any, packed: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("disk on fire")
+        real_write(self, packed)
+
+    monkeypatch.setattr(directory._Writer, "write", failing_write)
+    lines = [HEADER] + [f"A-{i},SL-{i},M-{i},N,{i} Main St,,no" for i in range(50)]
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        import_accounts_csv(engine, write_csv(tmp_path / "f.csv", lines))
+    assert count(engine, ServiceLocation) == 0
+    assert not [t for t in threading.enumerate() if t.name == "directory-reader"]
+
+
+def test_import_directory_rows_uses_the_same_upsert(engine: Engine) -> None:
+    from outagedesk.sim import generate_directory
+
+    rows = list(generate_directory(300, seed=7))
+    report = import_directory_rows(engine, rows, actor="demo", desk="d")
+    assert report.locations_added == 300
+    expected_links = {(p, r.account_number, r.service_location_id) for r in rows for p in r.phones}
+    assert report.links_added == len(expected_links)
+    assert links(engine) == expected_links
+
+    again = import_directory_rows(engine, rows)
+    assert (again.locations_added, again.locations_unchanged, again.links_added) == (0, 300, 0)
+    assert count(engine, AuditEntry) == 2
+    with pytest.raises(ValueError, match="given twice"):
+        import_directory_rows(engine, [rows[0], rows[0]])
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_run_import_command_success(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = settings_for(tmp_path)
+    lines = [*GOOD[:1], *GOOD[1:]]
+    lines[0] += ",notes"
+    lines[1:] = [line + "," for line in lines[1:]]
+    path = write_csv(tmp_path / "dir.csv", lines)
+
+    assert run_import_command(settings, str(path), skip_bad=False) == 0
+
+    out, err = capsys.readouterr()
+    assert "ignored unknown columns: notes" in out
+    assert f"imported {path}: 3 rows read; 3 locations added, 0 updated, 0 unchanged; " in out
+    assert "4 phone links added; 0 rows skipped" in out
+    assert "Traceback" not in err
+    eng = db_of(settings)
+    try:
+        assert count(eng, ServiceLocation) == 3
+        with eng.connect() as conn:
+            audit = conn.execute(select(AuditEntry.actor, AuditEntry.desk)).one()
+        assert tuple(audit) == ("desk-7/import", "desk-7")
+    finally:
+        eng.dispose()
+
+
+def test_run_import_command_invalid_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path)
+    path = write_csv(tmp_path / "bad.csv", BAD_FILE)
+
+    assert run_import_command(settings, str(path), skip_bad=False) == 1
+
+    _, err = capsys.readouterr()
+    assert f"{path}:3: account_number: required" in err
+    assert f"{path}:7: service_location_id: 'SL-1' is already on line 2" in err
+    assert "nothing was imported: 13 of 16 rows are invalid" in err
+    assert "--skip-bad-rows" in err
+    eng = db_of(settings)
+    try:
+        assert count(eng, ServiceLocation) == 0
+    finally:
+        eng.dispose()
+
+    assert run_import_command(settings, str(path), skip_bad=True) == 0
+    out, err = capsys.readouterr()
+    assert f"{path}:3: account_number: required" in err
+    assert "3 locations added" in out
+    assert "13 rows skipped" in out
+
+
+def test_run_import_command_shows_the_first_50_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [HEADER] + [f"A-{i},SL-{i},M-{i},N,Main St,,perhaps" for i in range(120)]
+    path = write_csv(tmp_path / "many.csv", lines)
+
+    assert run_import_command(settings_for(tmp_path), str(path), skip_bad=False) == 1
+
+    _, err = capsys.readouterr()
+    shown = [line for line in err.splitlines() if line.startswith(f"{path}:")]
+    assert len(shown) == 50
+    assert shown[0] == f"{path}:2: life_support: 'perhaps' is not yes/no/true/false/1/0"
+    assert "... and 70 more" in err
+
+
+def test_run_import_command_file_problems_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path)
+    assert run_import_command(settings, str(tmp_path / "nope.csv"), skip_bad=False) == 2
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1
+    assert "nope.csv does not exist; give the path of the directory CSV file" in err
+
+    path = write_csv(tmp_path / "h.csv", ["account_number,phones", "A-1,"])
+    assert run_import_command(settings, str(path), skip_bad=False) == 2
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1
+    assert "the header line has no service_location_id" in err
+    assert "the first line must name the columns" in err
+
+
+def test_progress_lines_when_not_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(directory, "BATCH_ROWS", 50_000)
+    lines = [HEADER] + [f"A-{i},SL-{i},,N,Main St,,no" for i in range(250_000)]
+    path = write_csv(tmp_path / "big.csv", lines)
+
+    assert run_import_command(settings_for(tmp_path), str(path), skip_bad=False) == 0
+
+    _, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "importing big.csv: 100,000 / 250,000 rows (40%)",
+        "importing big.csv: 200,000 / 250,000 rows (80%)",
+    ]
+
+
+def test_run_import_command_database_error_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(self: Any, packed: Any) -> None:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(directory._Writer, "write", locked)
+    path = write_csv(tmp_path / "dir.csv", GOOD)
+
+    assert run_import_command(settings_for(tmp_path), str(path), skip_bad=False) == 2
+
+    _, err = capsys.readouterr()
+    assert err.startswith("outagedesk: the database refused the import, nothing was imported")
+    assert "database is locked" in err
+    assert "Traceback" not in err
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_counter_on_a_terminal() -> None:
+    term = FakeTerminal()
+    show = directory._Progress(term, "importing d.csv")
+    show(20_000, 50_000)
+    show(50_000, 50_000)
+    show.end()
+    assert term.getvalue() == (
+        "\rimporting d.csv: 20,000 / 50,000 rows (40%)"
+        "\rimporting d.csv: 50,000 / 50,000 rows (100%)\n"
+    )
+
+
+def test_cli_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OUTAGEDESK_CONFIG_FILE", str(tmp_path / "none.toml"))
+    # Tokens from the environment keep the OS keyring out of the test.
+    monkeypatch.setenv("OUTAGEDESK_GATEWAY_TOKEN", "t")
+    monkeypatch.setenv("OUTAGEDESK_OMS_TOKEN", "t")
+    path = write_csv(tmp_path / "dir.csv", GOOD)
+
+    assert cli_main(["import-accounts", str(path), "--data-dir", str(tmp_path)]) == 0
+    out, _ = capsys.readouterr()
+    assert "3 locations added" in out
+
+    bad = write_csv(tmp_path / "bad.csv", BAD_FILE)
+    assert cli_main(["import-accounts", str(bad), "--data-dir", str(tmp_path)]) == 1
+    assert (
+        cli_main(["import-accounts", str(bad), "--skip-bad-rows", "--data-dir", str(tmp_path)]) == 0
+    )
+    out, _ = capsys.readouterr()
+    assert "13 rows skipped" in out
+    eng = make_engine(f"sqlite:///{tmp_path / 'outagedesk.db'}")
+    try:
+        assert set(locations(eng)) == {
+            "SL-100-1",
+            "SL-100-2",
+            "SL-200-1",
+            "SL-1",
+            "SL-13",
+            "SL-16",
+        }
+    finally:
+        eng.dispose()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.mark.postgres
+def test_postgres_import_reimport_and_rollback(pg_engine: Engine, tmp_path: Path) -> None:
+    report = import_accounts_csv(pg_engine, write_csv(tmp_path / "dir.csv", GOOD))
+    assert (report.locations_added, report.links_added) == (3, 4)
+    assert locations(pg_engine)["SL-200-1"][:5] == ("A-200", "M-3", "Ben Duran", "3 Oak Ave", True)
+    assert locations(pg_engine)["SL-100-2"][1] is None
+
+    changed = [*GOOD, "A-300,SL-300-1,M-9,Cy Esquibel,9 Elm St,+15055550101,no"]
+    changed[1] = "A-100,SL-100-1,M-1,Ana Baca,99 New Rd,+15055550101,no"
+    again = import_accounts_csv(pg_engine, write_csv(tmp_path / "dir2.csv", changed))
+    assert (again.locations_added, again.locations_updated, again.locations_unchanged) == (
+        1,
+        1,
+        2,
+    )
+    assert again.links_added == 1
+    assert count(pg_engine, ServiceLocation) == 4
+    assert count(pg_engine, PhoneLink) == 5
+
+    before = snapshot(pg_engine)
+    with pytest.raises(ImportFailed):
+        import_accounts_csv(pg_engine, write_csv(tmp_path / "bad.csv", BAD_FILE))
+    assert snapshot(pg_engine) == before
+
+    skipped = import_accounts_csv(
+        pg_engine, write_csv(tmp_path / "bad.csv", BAD_FILE), skip_bad=True
+    )
+    assert skipped.locations_added == 3
+    assert locations(pg_engine)["SL-13"][2] == "Lu\nPadilla"

@@ -1,0 +1,28 @@
+"""Helpers the UI tests share (conftest.py is not importable: tests/conftest.py shadows it)."""
+
+from __future__ import annotations
+
+import threading
+
+import shiboken6
+from pytestqt.qtbot import QtBot
+
+from outagedesk.ui.main_window import MainWindow
+
+OUR_THREADS = ("outagedesk-engine", "outagedesk-db", "outagedesk-ui-db", "outagedesk-ui-stop")
+UNLINKED = "+12085550150"
+"""A number in no directory (the simulator keeps area code 208 for those)."""
+
+
+def our_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(OUR_THREADS)]
+
+
+def close_window(qtbot: QtBot, window: MainWindow) -> None:
+    if not shiboken6.isValid(window):
+        return
+    if not window.stopped:
+        window.close()
+        qtbot.waitUntil(lambda: window.stopped, timeout=30_000)
+    window.deleteLater()
+    qtbot.wait(10)
