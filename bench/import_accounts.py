@@ -16,6 +16,7 @@ On PostgreSQL the run happens in a throw-away schema that is dropped at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import dataclasses
 import random
 import resource
@@ -57,12 +58,13 @@ def unique_phones(rows: Iterator[DirectoryRow]) -> Iterator[DirectoryRow]:
 
 
 def timed_import(engine: Engine, csv_path: Path, label: str) -> ImportReport:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = import_accounts_csv(engine, csv_path)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(
         f"{label}: {report.rows_read:,} rows in {seconds:.2f} s "
-        f"({report.rows_read / seconds:,.0f} rows/s): added {report.locations_added:,}, "
+        f"({report.rows_read / seconds:,.0f} rows/s; this process used {cpu:.1f} s CPU; "
+        f"load average {os.getloadavg()[0]:.2f}): added {report.locations_added:,}, "
         f"updated {report.locations_updated:,}, unchanged {report.locations_unchanged:,}, "
         f"links added {report.links_added:,}"
     )

@@ -93,4 +93,4 @@ def drained(db: DbUnderTest, expected_entries: int) -> Callable[[], bool]:
 
 def report_states(db: DbUnderTest) -> dict[str, int]:
     with db.sessions() as s:
-        return dict(s.execute(select(Report.state, func.count()).group_by(Report.state)).all())  # type: ignore[arg-type]
+        return dict(s.execute(select(Report.state, func.count()).group_by(Report.state)).all())

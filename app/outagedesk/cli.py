@@ -41,6 +41,7 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outagedesk",
+        allow_abbrev=False,
         description="Dispatcher console: every outage text becomes an OMS trouble ticket.",
         epilog="Tokens come from the OS keyring or OUTAGEDESK_GATEWAY_TOKEN / "
         "OUTAGEDESK_OMS_TOKEN; they are never accepted as flags.",
@@ -53,8 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the console on the built-in simulator with a throw-away database",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Scripts must not depend on abbreviations that a later flag could make ambiguous.
+    sub_kwargs: dict[str, Any] = {"allow_abbrev": False}
 
-    run = sub.add_parser("run", help="run the engine (and the window unless --headless)")
+    run = sub.add_parser(
+        "run", help="run the engine (and the window unless --headless)", **sub_kwargs
+    )
     _common(run, top=False)
     run.add_argument(
         "--headless", action="store_true", help="no window: poll, store and forward only"
@@ -64,14 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between status lines (headless)",
     )  # fmt: skip
 
-    imp = sub.add_parser("import-accounts", help="load the account directory from a CSV file")
+    imp = sub.add_parser(
+        "import-accounts", help="load the account directory from a CSV file", **sub_kwargs
+    )
     _common(imp, top=False)
     imp.add_argument("file", metavar="FILE.csv")
     imp.add_argument(
         "--skip-bad-rows", action="store_true", help="import the good rows, report the bad ones"
     )
 
-    sim = sub.add_parser("sim", help="run the simulator gateway and OMS on loopback")
+    sim = sub.add_parser("sim", help="run the simulator gateway and OMS on loopback", **sub_kwargs)
     from outagedesk.sim import cli as sim_cli
 
     sim_cli.add_arguments(sim)

@@ -71,6 +71,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         outage_keywords=settings.outage_keywords,
         hold_unlinked=settings.hold_unlinked,
         taken_by=f"{settings.desk}/auto",
+        desk=settings.desk,
         poll_wait=settings.poll_wait,
         poll_limit=settings.poll_limit,
         forward_concurrency=settings.forward_concurrency,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,7 +18,7 @@ KNOWN = "+15055550101"
 
 
 @pytest.fixture
-def sim() -> Simulator:
+def sim() -> Iterator[Simulator]:
     simulator = Simulator(seed=3, directory_size=20)
     simulator.oms.add_known_phone(KNOWN)
     simulator.start()

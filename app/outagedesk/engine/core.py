@@ -71,8 +71,11 @@ class EngineConfig:
     oms_timeout: float = 15.0
     gateway_timeout: float = 10.0
     """Seconds allowed for a gateway answer beyond the long-poll wait."""
+    desk: str = "desk"
+    """Owner name of this engine's outbox leases; one engine per desk name."""
     single_desk: bool = True
-    """SQLite: no other desk can hold a lease, so leases left by a crash are freed at start."""
+    """SQLite: no other desk can hold a lease, so every lease left by a crash is freed at start;
+    on a shared database only this desk's own."""
 
     def __repr__(self) -> str:  # tokens never reach a log through a repr
         return (
@@ -176,10 +179,9 @@ class OutageEngine:
                     timeout=cfg.gateway_timeout,
                 )
                 oms = OmsWebhookClient(http, cfg.oms_url, cfg.oms_token, cfg.oms_timeout)
-                if cfg.single_desk:
-                    freed = await self._db(outbox.release_all_leases)
-                    if freed:
-                        log.info("freed %d delivery leases left by an earlier run", freed)
+                freed = await self._db(outbox.release_leases, None if cfg.single_desk else cfg.desk)
+                if freed:
+                    log.info("freed %d delivery leases left by an earlier run", freed)
                 workers = [
                     asyncio.create_task(self._poll_loop(gateway), name="poll"),
                     asyncio.create_task(self._forward_loop(oms), name="forward"),
@@ -292,7 +294,9 @@ class OutageEngine:
         assert self._wake is not None
         while True:
             try:
-                tasks = await self._db(outbox.claim_due, cfg.forward_batch, cfg.lease_seconds)
+                tasks = await self._db(
+                    outbox.claim_due, cfg.forward_batch, cfg.lease_seconds, cfg.desk
+                )
                 if not tasks:
                     await self._idle_until_due()
                     continue

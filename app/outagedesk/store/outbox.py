@@ -37,7 +37,9 @@ def backoff_delay(attempts: int, *, base: float = 1.0, cap: float = 60.0) -> flo
     return random.uniform(ceiling / 2, ceiling)
 
 
-def claim_due(session: Session, limit: int, lease_seconds: float) -> list[ClaimedTask]:
+def claim_due(
+    session: Session, limit: int, lease_seconds: float, owner: str = ""
+) -> list[ClaimedTask]:
     """Lease up to ``limit`` due OMS tasks. SKIP LOCKED lets several desks share a database."""
     now = utcnow()
     query = (
@@ -57,6 +59,7 @@ def claim_due(session: Session, limit: int, lease_seconds: float) -> list[Claime
     claimed = []
     for task in tasks:
         task.lease_until = lease
+        task.lease_owner = owner
         assert task.report_pk is not None
         claimed.append(
             ClaimedTask(task.id, task.report_pk, task.idempotency_key, task.payload, task.attempts)
@@ -65,9 +68,13 @@ def claim_due(session: Session, limit: int, lease_seconds: float) -> list[Claime
     return claimed
 
 
-def release_all_leases(session: Session) -> int:
-    """On a single-desk database nobody else can hold a lease: free the ones a crash left."""
-    ids = session.scalars(select(OutboxTask.id).where(OutboxTask.lease_until.is_not(None))).all()
+def release_leases(session: Session, owner: str | None) -> int:
+    """Free the leases a crashed run left: the desk's own, or every one (``owner`` None) on a
+    single-desk database, where nobody else can hold one."""
+    query = select(OutboxTask.id).where(OutboxTask.lease_until.is_not(None))
+    if owner is not None:
+        query = query.where(OutboxTask.lease_owner == owner)
+    ids = session.scalars(query).all()
     if ids:
         release(session, list(ids))
     return len(ids)
@@ -117,6 +124,7 @@ def record_deliveries(
             )
         )
         task.lease_until = None
+        task.lease_owner = None
         task.attempts += 1
         if outcome.kind in (OutcomeKind.TRANSIENT, OutcomeKind.AUTH):
             delay = outcome.retry_after or backoff_delay(task.attempts, cap=retry_cap)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -35,6 +36,25 @@ from outagedesk.ui.main_window import MainWindow
 log = logging.getLogger(__name__)
 
 STATE_FILE = "window-state.ini"
+
+
+SWITCH_INTERVAL = 0.002
+
+
+def tune_interpreter(switch_interval: float = SWITCH_INTERVAL, *, freeze: bool = True) -> None:
+    """The engine thread shares the interpreter with the window: hand the GIL back to the
+    GUI thread sooner than CPython's default 5 ms, so a busy engine cannot stall painting."""
+    sys.setswitchinterval(switch_interval)
+    if freeze:
+        freeze_heap()
+
+
+def freeze_heap() -> None:
+    """Move everything alive now (Qt wrappers, SQLAlchemy, phone metadata...) out of the
+    garbage collector's sight: a full collection then scans only what the storm creates, in
+    milliseconds instead of a GUI-freezing 100+ ms."""
+    gc.collect()
+    gc.freeze()
 
 
 class CrashReporter(QObject):
@@ -224,6 +244,9 @@ async def _main(settings: Settings, demo: bool, session: _Session) -> int:
     window.show()
     backend.start()
     log.info("window open%s", " (demo)" if backend.demo else "")
+    # Once now, once more when the engine has loaded what it loads lazily.
+    freeze_heap()
+    loop.call_later(15, freeze_heap)
     if session.quit_requested:
         window.close()
     await closed
@@ -243,6 +266,7 @@ def run_gui(settings: Settings, args: argparse.Namespace) -> int:
     app.setDesktopFileName("outagedesk")
     app.setWindowIcon(theme.icon("outagedesk"))
     app.setQuitOnLastWindowClosed(False)
+    tune_interpreter(freeze=False)
 
     reporter = CrashReporter(log_path)
     session = _Session()

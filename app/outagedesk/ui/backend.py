@@ -63,9 +63,7 @@ class Backend:
         if self.thread is not None:
             ok = self.thread.stop(timeout)
             if not ok:
-                log.error(
-                    "the engine did not stop within %.0f s; threads:\n%s", timeout, _stacks()
-                )
+                log.error("the engine did not stop within %.0f s; threads:\n%s", timeout, _stacks())
         elif self.engine is not None:
             self.engine.stop()
         if self.sim is not None:

@@ -1,0 +1,440 @@
+"""Feed benchmark (run by hand): a big database, a flood of texts, a GUI thread that must not stall.
+
+    .venv/bin/python bench/feed.py                    # 200,000 reports, 1,000 texts/s for 30 s
+    .venv/bin/python bench/feed.py --reports 50000 --seconds 10
+
+What it measures, with the real window, the real engine thread and the simulator:
+
+* the time to build the database (bulk Core inserts) and to open the window and show the feed;
+* how long the first page of a filter and of a search over every report takes;
+* the longest GUI-thread stall while ``--rate`` texts per second arrive for ``--seconds``: a
+  1 ms precise QTimer records when it fires; every gap beyond 1 ms is the GUI thread being busy
+  (or waiting for the GIL). Targets: max ≤ 50 ms, p99 ≤ 16 ms;
+* the process's resident memory (target ≤ 300 MB).
+
+The simulator runs in a child process, as a real gateway and OMS would: what is measured is the
+console (window + engine), not the fake servers. Qt uses the offscreen platform unless DISPLAY is
+set. Figures are printed; nothing is written outside a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import multiprocessing as mp
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+KINDS_WITHOUT_REPORT = (("STATUS", "status"), ("HELP", "help"), ("STOP", "opt_out"))
+BODIES = (
+    "OUT", "OUTAGE", "OUT tree on line", "OUT power flickering", "OUT lights dim",
+    "OUTAGE wire down on Elm", "OUT half the house is dark", "#OUT", "Out - pole damage",
+)  # fmt: skip
+
+
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident set size of this process in MB."""
+    now = peak = 0.0
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                now = int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
+    return now, peak
+
+
+# -- the simulator in a child process ------------------------------------------------------------
+
+
+def sim_child(conn: Connection, seed: int, directory_size: int) -> None:
+    from outagedesk.sim import Simulator
+
+    sim = Simulator(seed=seed, directory_size=directory_size)
+    sim.start()
+    conn.send(
+        {
+            "gateway_url": sim.gateway_url,
+            "gateway_token": sim.gateway_token,
+            "oms_url": sim.oms_url,
+            "oms_token": sim.oms_token,
+            "directory": sim.directory,
+        }
+    )
+    try:
+        while True:
+            command, arg = conn.recv()
+            if command == "start":
+                sim.traffic.start(sim.gateway, float(arg))
+                conn.send("started")
+            elif command == "stop":
+                sim.traffic.stop()
+                conn.send(sim.traffic.sent)
+            elif command == "quit":
+                break
+    finally:
+        sim.stop()
+
+
+# -- a big database --------------------------------------------------------------------------------
+
+
+def fill(engine: Any, reports: int, seed: int) -> tuple[int, int]:
+    """``reports`` outage texts with their reports, plus some texts without one."""
+    from sqlalchemy import insert
+
+    from outagedesk.store.models import InboundMessage, Report
+
+    rng = random.Random(seed)
+    areas = ("505", "575", "303", "720", "208")
+    phones = [f"+1{rng.choice(areas)}{rng.randrange(2000000, 9999999)}" for _ in range(50_000)]
+    start = datetime.now(UTC) - timedelta(hours=48)
+    step = timedelta(hours=48) / max(reports, 1)
+    others = reports // 20
+    total = reports + others
+    chunk = 20_000
+    message_id = report_id = 0
+    with engine.begin() as conn:
+        for base in range(0, total, chunk):
+            messages: list[dict[str, Any]] = []
+            rows: list[dict[str, Any]] = []
+            for i in range(base, min(base + chunk, total)):
+                message_id += 1
+                at = start + step * (i * reports / total)
+                phone = phones[rng.randrange(len(phones))]
+                is_report = rng.random() < reports / total and report_id < reports
+                if is_report:
+                    body, kind = rng.choice(BODIES), "outage"
+                else:
+                    body, kind = rng.choice(KINDS_WITHOUT_REPORT)
+                messages.append(
+                    {
+                        "id": message_id,
+                        "gateway_message_id": f"bench-{message_id}",
+                        "phone": phone,
+                        "to": "85700",
+                        "body": body,
+                        "received_at": at,
+                        "stored_at": at,
+                        "kind": kind,
+                        "keyword": body.split()[0].upper(),
+                        "remarks": "",
+                        "revocation_suspected": False,
+                        "tags": [],
+                        "raw": {"id": f"bench-{message_id}", "from": phone, "body": body},
+                    }
+                )
+                if is_report:
+                    report_id += 1
+                    r = rng.random()
+                    state = (
+                        "forwarded" if r < 0.86 else
+                        "unlinked" if r < 0.94 else
+                        "rejected" if r < 0.97 else "queued"
+                    )  # fmt: skip
+                    linked = state == "forwarded" and rng.random() < 0.9
+                    rows.append(
+                        {
+                            "id": report_id,
+                            "report_id": f"r-bench-{report_id}",
+                            "message_id": message_id,
+                            "phone": phone,
+                            "received_at": at,
+                            "remarks": "",
+                            "revision": 1,
+                            "state": state,
+                            "account_number": str(100000 + rng.randrange(40_000))
+                            if linked
+                            else None,
+                            "service_location_id": None,
+                            "meter_id": None,
+                            "resolved_level": "Address" if linked else "Unresolved",
+                            "priority": "Normal",
+                            "ticket_id": f"T-{500000 + report_id}"
+                            if state == "forwarded"
+                            else None,
+                            "oms_status": "created" if state == "forwarded" else None,
+                            "oms_message": "number not found" if state == "unlinked" else None,
+                            "updated_at": at,
+                        }
+                    )
+            conn.execute(insert(InboundMessage), messages)
+            if rows:
+                conn.execute(insert(Report), rows)
+    return message_id, report_id
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+class StallWatchdog:
+    """Samples the GUI thread's Python stack whenever the heartbeat is late by > 30 ms."""
+
+    def __init__(self, ticks: list[float]) -> None:
+        import collections
+        import threading
+
+        self.ticks = ticks
+        self.main = threading.main_thread().ident
+        self.samples: collections.Counter[str] = collections.Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-watchdog", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import traceback
+
+        while not self._stop.wait(0.005):
+            if not self.ticks or time.perf_counter() - self.ticks[-1] < 0.03:
+                continue
+            frame = sys._current_frames().get(self.main)
+            if frame is None:
+                continue
+            stack = traceback.extract_stack(frame)[-6:]
+            key = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack[::-1])
+            self.samples[key] += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self) -> None:
+        print("GUI thread stacks during stalls (5 ms samples):")
+        for key, count in self.samples.most_common(8):
+            print(f"  {count:5d}  {key}")
+
+
+def profile_slots(window: Any) -> dict[str, list[float]]:
+    """Time the window's own work on the GUI thread (model inserts, status, counts)."""
+    times: dict[str, list[float]] = {}
+    targets = [
+        (window.model, "insert_at_top"),
+        (window.model, "apply_changes"),
+        (window.model, "_trim"),
+        (window, "_refresh_status"),
+        (window, "_on_counts"),
+        (window, "_on_details"),
+        (window, "_on_messages_stored"),
+        (window, "_on_reports_changed"),
+    ]
+    for obj, name in targets:
+        original = getattr(obj, name)
+        spent = times.setdefault(name, [])
+
+        def timed(*a: Any, _original: Any = original, _spent: list[float] = spent) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return _original(*a)
+            finally:
+                _spent.append((time.perf_counter() - t0) * 1000)
+
+        setattr(obj, name, timed)
+    return times
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=200_000)
+    parser.add_argument("--rate", type=float, default=1000.0, help="texts per second")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--switch-interval", type=float, default=None, help="sys.setswitchinterval override"
+    )
+    parser.add_argument(
+        "--diagnose", action="store_true", help="sample the GUI thread's stack during stalls"
+    )
+    parser.add_argument("--no-freeze", action="store_true", help="skip gc.freeze() after start")
+    args = parser.parse_args(argv)
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=sim_child, args=(child, args.seed, 2000), daemon=True)
+    proc.start()
+    info = parent.recv()
+
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+    from sqlalchemy import event
+
+    from outagedesk.config import Settings
+    from outagedesk.directory import import_directory_rows
+    from outagedesk.engine.core import OutageEngine
+    from outagedesk.engine.runner import EngineThread
+    from outagedesk.runtime import engine_config, open_database
+    from outagedesk.store.feed import FeedFilter, FeedQuery
+    from outagedesk.ui.app import freeze_heap, tune_interpreter
+    from outagedesk.ui.backend import Backend
+    from outagedesk.ui.main_window import MainWindow
+
+    tune_interpreter(freeze=False)
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
+
+    tmp = Path(tempfile.mkdtemp(prefix="outagedesk-bench-"))
+    settings = Settings(
+        data_dir=tmp,
+        config_file=tmp / "settings.toml",
+        gateway_url=info["gateway_url"],
+        gateway_token=info["gateway_token"],
+        oms_url=info["oms_url"],
+        oms_token=info["oms_token"],
+    )
+    print(f"bench: database in {tmp}")
+    t = time.perf_counter()
+    db = open_database(settings)
+    import_directory_rows(db.engine, info["directory"], source="directory", actor="bench")
+    messages, reports = fill(db.engine, args.reports, args.seed)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    print(f"database: {messages:,} messages, {reports:,} reports in "
+          f"{time.perf_counter() - t:.1f} s")  # fmt: skip
+
+    statements: list[float] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def _count(*_a: Any) -> None:
+        statements.append(time.perf_counter())
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    engine = OutageEngine(engine_config(settings), db.sessions)
+    backend = Backend(settings, db, engine, EngineThread(engine))
+    rss_before = rss_mb()[0]
+
+    t_open = time.perf_counter()
+    window = MainWindow(backend, state_file=tmp / "window-state.ini")
+    window.resize(1500, 900)
+    window.show()
+    while window.model.rowCount() == 0:
+        app.processEvents()
+    app.processEvents()
+    window.view.viewport().repaint()
+    opened = time.perf_counter() - t_open
+    if not args.no_freeze:
+        freeze_heap()
+    print(f"open window and show the feed: {opened * 1000:.0f} ms "
+          f"({window.model.rowCount()} rows, {reports:,} reports in the database)")  # fmt: skip
+
+    def first_page(query: FeedQuery) -> float:
+        t0 = time.perf_counter()
+        window.model.set_query(query)
+        while window.model.busy:
+            app.processEvents()
+        return (time.perf_counter() - t0) * 1000
+
+    for label, query in (
+        ("filter Needs linking", FeedQuery(FeedFilter.NEEDS_LINKING)),
+        ("filter Forwarded", FeedQuery(FeedFilter.FORWARDED)),
+        ("search 'tree' (text, all rows)", FeedQuery(search="tree")),
+        ("search a phone '505 2'", FeedQuery(search="505 2")),
+        ("search a ticket 'T-5123'", FeedQuery(search="T-5123")),
+        ("search with no match", FeedQuery(search="no such words")),
+        ("back to All", FeedQuery()),
+    ):
+        print(f"first page, {label}: {first_page(query):.0f} ms")
+    window.set_filter(FeedFilter.ALL)
+
+    # -- the flood ------------------------------------------------------------------------------
+    ticks: list[float] = []
+    heartbeat = QTimer()
+    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
+    heartbeat.setInterval(1)
+    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    memory: list[float] = []
+    sampler = QTimer()
+    sampler.setInterval(1000)
+    sampler.timeout.connect(lambda: memory.append(rss_mb()[0]))
+
+    gc_pauses: list[tuple[int, float]] = []
+    gc_started: list[float] = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_pauses.append((info["generation"], (time.perf_counter() - gc_started[0]) * 1000))
+
+    gc.callbacks.append(on_gc)
+    slot_times = profile_slots(window)
+    watchdog = StallWatchdog(ticks) if args.diagnose else None
+    backend.start()
+    parent.send(("start", args.rate))
+    parent.recv()
+    heartbeat.start()
+    sampler.start()
+    flood_start = time.perf_counter()
+    flood_loop = QEventLoop()
+    QTimer.singleShot(int(args.seconds * 1000), flood_loop.quit)
+    flood_loop.exec()  # a real event loop, as in the application
+    heartbeat.stop()
+    sampler.stop()
+    gc.callbacks.remove(on_gc)
+    if watchdog is not None:
+        watchdog.stop()
+        watchdog.report()
+    parent.send(("stop", None))
+    sent = parent.recv()
+    flood = time.perf_counter() - flood_start
+
+    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(ticks)]
+    stalls = [max(0.0, g - 1.0) for g in gaps]
+    status = engine.status()
+    print(f"flood: {sent:,} texts sent in {flood:.1f} s ({sent / flood:.0f}/s); engine stored "
+          f"{status.counters.received:,}, forwarded {status.counters.tickets:,}, "
+          f"outbox backlog {status.backlog:,}")  # fmt: skip
+    print(f"GUI heartbeat: {len(ticks):,} ticks; stall max {max(stalls):.1f} ms, "
+          f"p99 {percentile(stalls, 99):.1f} ms, p99.9 {percentile(stalls, 99.9):.1f} ms, "
+          f"median {statistics.median(stalls):.2f} ms; "
+          f"gaps > 16 ms: {sum(1 for s in stalls if s > 16)}, > 50 ms: "
+          f"{sum(1 for s in stalls if s > 50)}")  # fmt: skip
+    worst_gc = max(gc_pauses, key=lambda g: g[1], default=(0, 0.0))
+    print(f"garbage collections: {len(gc_pauses):,}, longest {worst_gc[1]:.1f} ms "
+          f"(generation {worst_gc[0]})")  # fmt: skip
+    for name, spent in sorted(slot_times.items()):
+        if not spent:
+            continue
+        print(f"  GUI slot {name}: {len(spent)} calls, max {max(spent):.1f} ms, "
+              f"total {sum(spent):.0f} ms")  # fmt: skip
+    rows = window.model.rowCount()
+    print(f"feed rows held by the model: {rows:,} (cap {window.model.max_rows:,})")
+    now, peak = rss_mb()
+    print(f"memory: RSS {now:.0f} MB now, {max(memory or [now]):.0f} MB max during the flood, "
+          f"{peak:.0f} MB peak; {rss_before:.0f} MB before the window")  # fmt: skip
+
+    t_quit = time.perf_counter()
+    window.close()
+    while not window.stopped:
+        app.processEvents()
+        time.sleep(0.001)
+    print(f"quit (engine finishes its transaction): {(time.perf_counter() - t_quit) * 1000:.0f} ms")
+    parent.send(("quit", None))
+    proc.join(10)
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+    ok = max(stalls) <= 50 and percentile(stalls, 99) <= 16 and max(memory or [now]) <= 300
+    print("targets met" if ok else "targets NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
