@@ -191,17 +191,21 @@ class StallWatchdog:
         self._thread.start()
 
     def _run(self) -> None:
+        import threading
         import traceback
 
         while not self._stop.wait(0.005):
             if not self.ticks or time.perf_counter() - self.ticks[-1] < 0.03:
                 continue
-            frame = sys._current_frames().get(self.main)
-            if frame is None:
-                continue
-            stack = traceback.extract_stack(frame)[-6:]
-            key = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack[::-1])
-            self.samples[key] += 1
+            names = {t.ident: t.name for t in threading.enumerate()}
+            for ident, frame in sys._current_frames().items():
+                if ident == threading.get_ident():
+                    continue
+                stack = traceback.extract_stack(frame)[-4:]
+                where = " <- ".join(
+                    f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack[::-1]
+                )
+                self.samples[f"[{names.get(ident, ident)}] {where}"] += 1
 
     def stop(self) -> None:
         self._stop.set()
@@ -209,7 +213,7 @@ class StallWatchdog:
 
     def report(self) -> None:
         print("GUI thread stacks during stalls (5 ms samples):")
-        for key, count in self.samples.most_common(8):
+        for key, count in self.samples.most_common(25):
             print(f"  {count:5d}  {key}")
 
 
@@ -261,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--diagnose", action="store_true", help="sample the GUI thread's stack during stalls"
     )
+    parser.add_argument("--no-live", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-freeze", action="store_true", help="skip gc.freeze() after start")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY"):
@@ -376,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     gc.callbacks.append(on_gc)
     slot_times = profile_slots(window)
     watchdog = StallWatchdog(ticks) if args.diagnose else None
+    if args.no_live:
+        window.bridge.close()  # the engine runs, the window does not follow it
     backend.start()
     parent.send(("start", args.rate))
     parent.recv()

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dbsupport import DbUnderTest
 from outagedesk.store import feed
 from outagedesk.store.feed import FeedFilter, FeedQuery
 from outagedesk.store.models import (
@@ -19,6 +18,8 @@ from outagedesk.store.models import (
     Report,
     ServiceLocation,
 )
+
+from dbsupport import DbUnderTest
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 LINKED = "+15055550101"

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from enginesupport import wait_until
-
 from outagedesk.sim import Simulator
+
+from enginesupport import wait_until
 
 
 def test_headless_prints_status_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from dbsupport import DbUnderTest
 from sqlalchemy import text
 
 from outagedesk.store.db import current_revision, head_revision, make_engine, migrate
 from outagedesk.store.models import Base
+
+from dbsupport import DbUnderTest
 
 
 def test_migrated_schema_matches_the_models(db: DbUnderTest) -> None:
