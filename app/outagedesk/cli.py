@@ -78,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-bad-rows", action="store_true", help="import the good rows, report the bad ones"
     )
 
+    from outagedesk.ops import commands as ops_commands
+
+    link = sub.add_parser(
+        "link", help="link a phone number to an account or location", **sub_kwargs
+    )
+    _common(link, top=False)
+    ops_commands.add_link_arguments(link)
+    resend = sub.add_parser("resend", help="re-send reports to the OMS", **sub_kwargs)
+    _common(resend, top=False)
+    ops_commands.add_resend_arguments(resend)
+
     sim = sub.add_parser("sim", help="run the simulator gateway and OMS on loopback", **sub_kwargs)
     from outagedesk.sim import cli as sim_cli
 
@@ -103,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from outagedesk.directory import run_import_command
 
             return run_import_command(settings, args.file, skip_bad=args.skip_bad_rows)
+        if args.command in ("link", "resend"):
+            from outagedesk.ops import commands as ops_commands
+
+            runner = ops_commands.run_link if args.command == "link" else ops_commands.run_resend
+            return runner(settings, args)
         if args.command == "run" and args.headless:
             from outagedesk.headless import run_headless
 

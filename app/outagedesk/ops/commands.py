@@ -1,0 +1,122 @@
+"""Headless ``outagedesk link`` and ``outagedesk resend`` for scripts and bulk fixes."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from datetime import UTC, datetime
+
+from outagedesk.config import Settings, SettingsError
+from outagedesk.gateway.contract import parse_timestamp
+from outagedesk.ops.base import Actor, OperationError
+from outagedesk.ops.links import link_phone, phone_for
+from outagedesk.ops.resend import Resent, reports_to_resend, resend_reports
+from outagedesk.runtime import open_database
+
+STATES = ("held", "queued", "retrying", "forwarded", "unlinked", "rejected")
+
+
+def add_link_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("phone", help="the number, in any usual form (E.164 or national)")
+    parser.add_argument("--account", required=True, metavar="ACCOUNT", help="account number")
+    parser.add_argument(
+        "--location", metavar="ID", help="service location ID (default: the whole account)"
+    )
+    parser.add_argument(
+        "--resend", action="store_true", help="re-send the number's unticketed reports"
+    )
+    parser.add_argument("--as", dest="actor", metavar="NAME", help="who acts (default: you)")
+
+
+def add_resend_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--report", metavar="ID", help="one report, e.g. r-9f2c…")
+    which.add_argument("--phone", metavar="PHONE", help="every unticketed report of a number")
+    which.add_argument("--state", choices=STATES, help="every report in this state")
+    parser.add_argument(
+        "--since", metavar="TIME", help="only reports received since (RFC 3339, or a date)"
+    )
+    parser.add_argument(
+        "--include-ticketed",
+        action="store_true",
+        help="also re-send reports that have a ticket (the OMS attaches the new revision)",
+    )
+    parser.add_argument("--as", dest="actor", metavar="NAME", help="who acts (default: you)")
+
+
+def _actor(args: argparse.Namespace, settings: Settings) -> Actor:
+    return Actor(args.actor or getpass.getuser(), settings.desk)
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        if "T" in text.upper():
+            return parse_timestamp(text)
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise SettingsError(
+            f"--since {text!r} is not a time: use 2026-11-24 or 2026-11-24T10:00:00Z"
+        ) from None
+
+
+def run_link(settings: Settings, args: argparse.Namespace) -> int:
+    db = open_database(settings)
+    try:
+        phone = phone_for(args.phone, settings.region)
+        with db.sessions() as session:
+            outcome = link_phone(
+                session,
+                _actor(args, settings),
+                phone,
+                args.account,
+                args.location,
+                resend=args.resend,
+            )
+    except OperationError as exc:
+        print(f"outagedesk link: {exc}")
+        return 1
+    finally:
+        db.close()
+    target = f"{args.account}" + (f" / {args.location}" if args.location else " (all locations)")
+    verb = "linked" if outcome.created else "already linked"
+    print(f"{phone} {verb} to {target}")
+    if args.resend:
+        print(f"re-sent {len(outcome.resent)} report(s): " + _list(outcome.resent))
+    return 0
+
+
+def run_resend(settings: Settings, args: argparse.Namespace) -> int:
+    since = _since(args.since)
+    db = open_database(settings)
+    try:
+        phone = phone_for(args.phone, settings.region) if args.phone else None
+        with db.sessions() as session:
+            pks = reports_to_resend(
+                session,
+                phone=phone,
+                report_id=args.report,
+                state=args.state,
+                since=since,
+                unticketed_only=not args.include_ticketed,
+            )
+            if args.report and not pks:
+                print(f"outagedesk resend: no unticketed report {args.report}")
+                return 1
+            resent = resend_reports(
+                session, _actor(args, settings), pks, include_ticketed=args.include_ticketed
+            )
+    except OperationError as exc:
+        print(f"outagedesk resend: {exc}")
+        return 1
+    finally:
+        db.close()
+    print(f"re-sent {len(resent)} report(s)" + (": " + _list(resent) if resent else ""))
+    return 0
+
+
+def _list(resent: list[Resent]) -> str:
+    shown = [f"{r.report_id}.{r.revision}" for r in resent[:20]]
+    more = f" … and {len(resent) - 20} more" if len(resent) > 20 else ""
+    return ", ".join(shown) + more

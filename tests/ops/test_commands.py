@@ -1,0 +1,102 @@
+"""`outagedesk link` and `outagedesk resend` as a script would call them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from outagedesk.cli import main
+from outagedesk.config import load_settings
+from outagedesk.directory import import_directory_rows
+from outagedesk.domain.keywords import Classifier
+from outagedesk.gateway.contract import parse_page
+from outagedesk.runtime import open_database
+from outagedesk.sim import DirectoryRow
+from outagedesk.store.ingest import IngestPolicy, ingest_page
+from outagedesk.store.models import AuditEntry, OutboxTask, PhoneLink
+
+ROWS = [DirectoryRow("9001", "SL-9001-1", "M-1", "Pat Farmer", "1 Barn Rd", (), False)]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OUTAGEDESK_CONFIG_FILE", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    monkeypatch.delenv("OUTAGEDESK_DB_URL", raising=False)
+    db = open_database(load_settings({"data_dir": tmp_path}, use_keyring=False))
+    import_directory_rows(db.engine, ROWS)
+    page = parse_page(
+        {
+            "messages": [
+                {"id": f"m-{n}", "from": "2085550150", "to": "85700", "body": "OUT",
+                 "received_at": "2026-11-24T10:15:03Z"}
+                for n in range(2)
+            ],
+            "next_cursor": "c-2",
+        }
+    )  # fmt: skip
+    with db.sessions() as s:
+        ingest_page(s, "default", page, IngestPolicy(Classifier()))
+    db.close()
+    return tmp_path
+
+
+def keys(data_dir: Path) -> list[str]:
+    db = open_database(load_settings({"data_dir": data_dir}, use_keyring=False))
+    with db.sessions() as s:
+        found = list(
+            s.scalars(select(OutboxTask.idempotency_key).where(OutboxTask.done.is_(False)))
+        )
+    db.close()
+    return sorted(k.split(".")[1] for k in found)
+
+
+def test_link_with_resend(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["link", "(208) 555-0150", "--account", "9001", "--location", "SL-9001-1",
+         "--resend", "--as", "ops-script", "--data-dir", str(data_dir)]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "+12085550150 linked to 9001 / SL-9001-1" in out
+    assert "re-sent 2 report(s)" in out
+    assert keys(data_dir) == ["2", "2"]
+    db = open_database(load_settings({"data_dir": data_dir}, use_keyring=False))
+    with db.sessions() as s:
+        assert s.scalars(select(PhoneLink.created_by)).all() == ["ops-script"]
+        assert "link_add" in s.scalars(select(AuditEntry.action)).all()
+    db.close()
+
+
+def test_resend_by_phone_and_state(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["resend", "--phone", "2085550150", "--data-dir", str(data_dir)]) == 0
+    assert "re-sent 2 report(s)" in capsys.readouterr().out
+    assert main(["resend", "--state", "unlinked", "--data-dir", str(data_dir)]) == 0
+    assert "re-sent 0 report(s)" in capsys.readouterr().out
+    assert keys(data_dir) == ["2", "2"]
+
+
+def test_link_to_an_unknown_account_fails_clearly(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["link", "2085550150", "--account", "0000", "--data-dir", str(data_dir)])
+    assert code == 1
+    assert "account 0000 is not in the account directory" in capsys.readouterr().out
+
+
+def test_a_bad_phone_or_time_is_a_clear_error(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["link", "not-a-phone", "--account", "9001", "--data-dir", str(data_dir)]) == 1
+    assert "not a phone number" in capsys.readouterr().out
+    code = main(["resend", "--state", "queued", "--since", "soon", "--data-dir", str(data_dir)])
+    assert code == 2
+    assert "--since 'soon' is not a time" in capsys.readouterr().err
+
+
+def test_resend_needs_a_selection(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["resend"])
+    assert "one of the arguments --report --phone --state is required" in capsys.readouterr().err
