@@ -16,8 +16,8 @@ On PostgreSQL the run happens in a throw-away schema that is dropped at the end.
 from __future__ import annotations
 
 import argparse
-import os
 import dataclasses
+import os
 import random
 import resource
 import statistics

@@ -304,7 +304,13 @@ def test_every_validation_error_has_its_line_and_nothing_is_applied(
 
 
 def test_skip_bad_imports_the_good_rows_and_reports_the_bad(engine: Engine, tmp_path: Path) -> None:
-    report = import_accounts_csv(engine, write_csv(tmp_path / "bad.csv", BAD_FILE), skip_bad=True)
+    seen: list[tuple[int, int]] = []
+    report = import_accounts_csv(
+        engine,
+        write_csv(tmp_path / "bad.csv", BAD_FILE),
+        skip_bad=True,
+        progress=lambda done, total: seen.append((done, total)),
+    )
 
     assert report.errors == BAD_ERRORS
     assert report.rows_skipped == 13
@@ -595,9 +601,17 @@ def test_cli_end_to_end(
 
 
 @pytest.mark.postgres
-def test_postgres_import_reimport_and_rollback(pg_engine: Engine, tmp_path: Path) -> None:
+def test_postgres_import_reimport_and_rollback(
+    pg_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(directory, "ANALYZE_AFTER_ROWS", 5)
     report = import_accounts_csv(pg_engine, write_csv(tmp_path / "dir.csv", GOOD))
     assert (report.locations_added, report.links_added) == (3, 4)
+    with pg_engine.connect() as conn:  # statistics refreshed: the planner knows the rows
+        analyzed = conn.scalar(
+            text("SELECT reltuples FROM pg_class WHERE oid = 'phone_links'::regclass")
+        )
+    assert analyzed == 4
     assert locations(pg_engine)["SL-200-1"][:5] == ("A-200", "M-3", "Ben Duran", "3 Oak Ave", True)
     assert locations(pg_engine)["SL-100-2"][1] is None
 

@@ -54,6 +54,12 @@ class Settings:
     poll_limit: int = 500
     forward_concurrency: int = 8
     status_interval: float = 5.0
+    program_name: str = "OutageDesk Utility"
+    """How replies name the program (carrier rules: HELP names it)."""
+    support_contact: str = "call 1-800-555-0100"
+    ack_outages: bool = True
+    provider_answers: tuple[str, ...] = ()
+    """Reply families the SMS provider answers itself (help, opt_out, opt_in): never doubled."""
     log_level: str = "INFO"
 
     @property

@@ -67,6 +67,8 @@ FALSE_WORDS = frozenset({"no", "n", "false", "0", ""})
 # Rows per batch: one statement per table and batch, and a progress report.
 BATCH_ROWS = 20_000
 MAX_SHOWN_ERRORS = 50
+# PostgreSQL statistics are refreshed after an import that changed at least this many rows.
+ANALYZE_AFTER_ROWS = 10_000
 # Distinct raw phone texts remembered (an account's locations share its phones).
 _PHONE_CACHE_LIMIT = 200_000
 # SQLite page cache for the import connection (KiB): index pages stay in memory.
@@ -572,7 +574,8 @@ def import_accounts_csv(
     false, and :class:`DirectoryFileError` (nothing written) when the file cannot be read or
     its header lacks a column. ``progress(rows_done, rows_total)`` is called after every batch
     of ``BATCH_ROWS`` rows and at the end; ``rows_total`` counts the lines after the header,
-    which is exact unless quoted fields span lines.
+    which is exact unless quoted fields span lines (a last call then gives the exact count).
+    Phone links are only ever added, never removed (see the module docstring).
     """
     path = Path(path)
     try:
@@ -600,6 +603,8 @@ def import_accounts_csv(
                             writer.write(batch.packed)
                         if progress is not None:
                             progress(batch.rows_read, max(total, batch.rows_read))
+                if progress is not None and reader.rows != total:
+                    progress(reader.rows, reader.rows)  # blank or multi-line rows: now exact
                 if reader.errors and not skip_bad:
                     # Leaving the block by an exception rolls the transaction back.
                     raise ImportFailed(
@@ -616,7 +621,18 @@ def import_accounts_csv(
                 if reader.ignored:
                     extra["ignored_columns"] = reader.ignored
                 writer.audit(path.name, extra)
+    _refresh_statistics(engine, report)
     return report
+
+
+def _refresh_statistics(engine: Engine, report: ImportReport) -> None:
+    """ANALYZE after a big PostgreSQL import: until autovacuum gets to it, the planner would
+    take the fresh tables for empty and answer phone look-ups with sequential scans."""
+    changed = report.locations_added + report.locations_updated + report.links_added
+    if engine.dialect.name != "postgresql" or changed < ANALYZE_AFTER_ROWS:
+        return
+    with contextlib.suppress(SQLAlchemyError), engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE service_locations, phone_links")
 
 
 def import_directory_rows(
@@ -638,6 +654,7 @@ def import_directory_rows(
         with writer.tuned():
             _write_rows(writer, report, rows)
         writer.audit(f"{source} rows")
+    _refresh_statistics(engine, report)
     return report
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from outagedesk.config import Settings, SettingsError
+from outagedesk.domain.replies import PROVIDER_FAMILIES, ReplyPolicy
 from outagedesk.engine.core import EngineConfig
 from outagedesk.store.db import make_engine, migrate, session_factory
 
@@ -76,4 +77,20 @@ def engine_config(settings: Settings) -> EngineConfig:
         poll_limit=settings.poll_limit,
         forward_concurrency=settings.forward_concurrency,
         single_desk=settings.database_url.startswith("sqlite"),
+        replies=reply_policy(settings),
+    )
+
+
+def reply_policy(settings: Settings) -> ReplyPolicy:
+    unknown = set(settings.provider_answers) - set(PROVIDER_FAMILIES)
+    if unknown:
+        raise SettingsError(
+            f"provider_answers: unknown reply family {sorted(unknown)[0]!r} "
+            f"(use {', '.join(PROVIDER_FAMILIES)})"
+        )
+    return ReplyPolicy(
+        program=settings.program_name,
+        support=settings.support_contact,
+        provider_answers=frozenset(settings.provider_answers),
+        acknowledge_outages=settings.ack_outages,
     )

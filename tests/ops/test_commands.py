@@ -47,7 +47,11 @@ def keys(data_dir: Path) -> list[str]:
     db = open_database(load_settings({"data_dir": data_dir}, use_keyring=False))
     with db.sessions() as s:
         found = list(
-            s.scalars(select(OutboxTask.idempotency_key).where(OutboxTask.done.is_(False)))
+            s.scalars(
+                select(OutboxTask.idempotency_key).where(
+                    OutboxTask.done.is_(False), OutboxTask.kind == "oms"
+                )
+            )
         )
     db.close()
     return sorted(k.split(".")[1] for k in found)

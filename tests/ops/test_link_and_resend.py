@@ -177,7 +177,9 @@ def test_resending_supersedes_a_revision_still_waiting(db: DbUnderTest, sim: Sim
         pks = reports_to_resend(s, phone=STRANGER)
         resend_reports(s, ACTOR, pks)
         tasks = s.execute(
-            select(OutboxTask.idempotency_key, OutboxTask.done).order_by(OutboxTask.id)
+            select(OutboxTask.idempotency_key, OutboxTask.done)
+            .where(OutboxTask.kind == "oms")
+            .order_by(OutboxTask.id)
         ).all()
     assert [done for _, done in tasks] == [True, False]
     assert tasks[1][0].endswith(".2")

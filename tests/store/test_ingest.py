@@ -22,7 +22,8 @@ from outagedesk.store.models import (
 
 from dbsupport import DbUnderTest
 
-POLICY = IngestPolicy(Classifier())
+# Replies have tests of their own (test_replies.py); these look at reports alone.
+POLICY = IngestPolicy(Classifier(), replies=None)
 
 
 def msg(ident: str, phone: str = "+15055550123", body: str = "OUT", **extra: Any) -> dict[str, Any]:
@@ -180,7 +181,7 @@ def test_a_phone_on_two_customers_accounts_stays_unresolved(db: DbUnderTest) -> 
 
 def test_hold_unlinked_keeps_unlinked_reports_out_of_the_outbox(db: DbUnderTest) -> None:
     link(db, "+15055550199", "1002", "SL-1002-1")
-    policy = IngestPolicy(Classifier(), hold_unlinked=True)
+    policy = IngestPolicy(Classifier(), hold_unlinked=True, replies=None)
     with db.sessions() as s:
         ingest_page(s, "gw", page(msg("m-1"), msg("m-2", phone="+15055550199")), policy)
     with db.sessions() as s:

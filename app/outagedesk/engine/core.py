@@ -20,7 +20,9 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from outagedesk.domain.backoff import backoff_delay
 from outagedesk.domain.keywords import DEFAULT_OUTAGE_KEYWORDS, Classifier
+from outagedesk.domain.replies import ReplyPolicy
 from outagedesk.engine.events import (
     ConnectionChanged,
     EventBus,
@@ -33,10 +35,11 @@ from outagedesk.gateway.client import (
     GatewayClient,
     GatewayThrottled,
     GatewayUnavailable,
+    send_text,
 )
 from outagedesk.gateway.contract import Page
 from outagedesk.oms.webhook import OmsOutcome, OmsWebhookClient, OutcomeKind
-from outagedesk.store import outbox
+from outagedesk.store import outbound, outbox
 from outagedesk.store.ingest import IngestPolicy, IngestResult, ingest_page, load_cursor
 from outagedesk.store.models import utcnow
 
@@ -71,6 +74,8 @@ class EngineConfig:
     oms_timeout: float = 15.0
     gateway_timeout: float = 10.0
     """Seconds allowed for a gateway answer beyond the long-poll wait."""
+    replies: ReplyPolicy | None = field(default_factory=ReplyPolicy)
+    """Automatic replies (HELP, STOP confirmation, ...); None when the provider answers all."""
     desk: str = "desk"
     """Owner name of this engine's outbox leases; one engine per desk name."""
     single_desk: bool = True
@@ -125,12 +130,16 @@ class OutageEngine:
         self._status = EngineStatus()
         self._status_lock = threading.Lock()
         self._policy = IngestPolicy(
-            Classifier(config.outage_keywords), config.hold_unlinked, config.taken_by
+            Classifier(config.outage_keywords),
+            config.hold_unlinked,
+            config.taken_by,
+            config.replies,
         )
         self._db_pool = ThreadPoolExecutor(1, thread_name_prefix="outagedesk-db")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
+        self._texts: asyncio.Event | None = None
         self._stop_requested = threading.Event()
 
     # -- state seen from any thread ---------------------------------------------------------
@@ -152,16 +161,19 @@ class OutageEngine:
             loop.call_soon_threadsafe(stopping.set)
 
     def wake_forwarder(self) -> None:
-        """New work was queued from outside (a re-send): look at the outbox now."""
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
+        """New work was queued from outside (a re-send, a reply): look at the outbox now."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            for event in (self._wake, self._texts):
+                if event is not None:
+                    loop.call_soon_threadsafe(event.set)
 
     # -- running ----------------------------------------------------------------------------
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self._texts = asyncio.Event()
         if self._stop_requested.is_set():
             self._stopping.set()
         cfg = self.config
@@ -185,6 +197,7 @@ class OutageEngine:
                 workers = [
                     asyncio.create_task(self._poll_loop(gateway), name="poll"),
                     asyncio.create_task(self._forward_loop(oms), name="forward"),
+                    asyncio.create_task(self._reply_loop(http), name="replies"),
                 ]
                 await self._stopping.wait()
                 for worker in workers:
@@ -251,7 +264,7 @@ class OutageEngine:
                     log.exception("could not store a gateway page; it will be fetched again")
                 state = LinkState.DEGRADED if failures < OFFLINE_AFTER else LinkState.OFFLINE
                 self._set_link("gateway", state, str(exc)[:300])
-                await self._sleep(outbox.backoff_delay(failures, base=0.5, cap=cfg.backoff_cap))
+                await self._sleep(backoff_delay(failures, base=0.5, cap=cfg.backoff_cap))
                 continue
             failures = 0
             if page.next_cursor is not None:
@@ -282,6 +295,8 @@ class OutageEngine:
             )
         if result.forwardable and self._wake is not None:
             self._wake.set()
+        if result.replies and self._texts is not None:
+            self._texts.set()
 
     def _count_error(self) -> None:
         with self._status_lock:
@@ -316,7 +331,7 @@ class OutageEngine:
             except SQLAlchemyError:
                 log.exception("outbox database error; retrying")
                 failures += 1
-                await self._sleep(outbox.backoff_delay(failures, cap=cfg.backoff_cap))
+                await self._sleep(backoff_delay(failures, cap=cfg.backoff_cap))
                 continue
             kinds = {d.outcome.kind for d in deliveries}
             if OutcomeKind.AUTH in kinds:
@@ -330,7 +345,7 @@ class OutageEngine:
                 state = LinkState.DEGRADED if failures < OFFLINE_AFTER else LinkState.OFFLINE
                 first = deliveries[0].outcome
                 self._set_link("oms", state, first.message or "")
-                wait = first.retry_after or outbox.backoff_delay(failures, cap=cfg.backoff_cap)
+                wait = first.retry_after or backoff_delay(failures, cap=cfg.backoff_cap)
                 await self._sleep(wait)
             elif kinds:
                 failures = 0
@@ -375,6 +390,53 @@ class OutageEngine:
 
         await asyncio.gather(*(one(t) for t in tasks))
         return done, skipped
+
+    # -- texts to customers ------------------------------------------------------------------
+    async def _reply_loop(self, http: httpx.AsyncClient) -> None:
+        """Send queued texts through the gateway; consent is checked again as each is claimed."""
+        cfg = self.config
+        failures = 0
+        assert self._texts is not None
+        while True:
+            try:
+                texts = await self._db(
+                    outbound.claim_texts, cfg.forward_batch, cfg.lease_seconds, cfg.desk
+                )
+                if not texts:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._texts.wait(), 2.0)
+                    self._texts.clear()
+                    continue
+                results = await self._send_texts(http, texts)
+                await self._db(outbound.record_sends, results, cfg.backoff_cap)
+            except SQLAlchemyError:
+                log.exception("outbound text database error; retrying")
+                failures += 1
+                await self._sleep(backoff_delay(failures, cap=cfg.backoff_cap))
+                continue
+            outcomes = {r.outcome for r in results}
+            if "auth" in outcomes:
+                await self._sleep(cfg.auth_retry_seconds)
+            elif outcomes == {"retry"}:
+                failures += 1
+                await self._sleep(backoff_delay(failures, cap=cfg.backoff_cap))
+            else:
+                failures = 0
+
+    async def _send_texts(
+        self, http: httpx.AsyncClient, texts: list[outbound.ClaimedText]
+    ) -> list[outbound.SendResult]:
+        cfg = self.config
+        gate = asyncio.Semaphore(cfg.forward_concurrency)
+
+        async def one(text: outbound.ClaimedText) -> outbound.SendResult:
+            async with gate:
+                answer = await send_text(http, cfg.gateway_url, cfg.gateway_token, text.payload)
+            return outbound.SendResult(
+                text, answer.outcome, answer.gateway_id, answer.detail, answer.retry_after
+            )
+
+        return list(await asyncio.gather(*(one(t) for t in texts)))
 
     def _tally(self, deliveries: list[outbox.Delivery]) -> None:
         with self._status_lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -81,3 +82,45 @@ class GatewayClient:
             return parse_page(answer.json(), self._region)
         except (json.JSONDecodeError, UnicodeDecodeError, PageShapeError) as exc:
             raise GatewayUnavailable(f"gateway sent a body that is not a v1 page: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SendAnswer:
+    outcome: str
+    """``sent``, ``refused`` (409 opted_out, 422: final), ``retry`` or ``auth``."""
+    gateway_id: str | None = None
+    detail: str | None = None
+    retry_after: float | None = None
+
+
+async def send_text(
+    http: httpx.AsyncClient, base_url: str, token: str, payload: dict[str, Any]
+) -> SendAnswer:
+    """``POST /v1/outbound``; the payload's idempotency key makes a retry send nothing new."""
+    try:
+        answer = await http.post(
+            f"{base_url.rstrip('/')}/v1/outbound",
+            json=payload,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(15.0, connect=5.0),
+        )
+    except httpx.HTTPError as exc:
+        return SendAnswer("retry", detail=f"{type(exc).__name__}: {exc}")
+    try:
+        data = answer.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    body = data if isinstance(data, dict) else {}
+    code = answer.status_code
+    if code in (200, 202) and isinstance(body.get("id"), str):
+        return SendAnswer("sent", gateway_id=body["id"])
+    if code == 409:
+        return SendAnswer("refused", detail=f"gateway: {body.get('error', 'opted_out')}")
+    if code == 422:
+        return SendAnswer("refused", detail=f"gateway: {body.get('detail') or body.get('error')}")
+    if code in (401, 403):
+        return SendAnswer("auth", detail=f"gateway refused the token (HTTP {code})")
+    if code == 429:
+        wait = retry_after_seconds(answer.headers.get("Retry-After"), 5.0)
+        return SendAnswer("retry", detail="gateway throttled", retry_after=wait)
+    return SendAnswer("retry", detail=f"gateway answered HTTP {code}")

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, NamedTuple, TypeAlias, cast
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -201,36 +201,55 @@ def _search_terms(search: str) -> tuple[str, str | None]:
     return text, (digits if phone_like else None)
 
 
-def _message_search(search: str) -> ColumnElement[bool] | None:
+def _contains(column: Any, text: str, fold: bool) -> ColumnElement[bool]:
+    # SQLite's LIKE already ignores ASCII case (its lower() folds nothing more), and wrapping
+    # columns in lower() makes a scan three times slower; PostgreSQL needs ILIKE.
+    if fold:
+        return cast(ColumnElement[bool], column.icontains(text, autoescape=True))
+    return cast(ColumnElement[bool], column.contains(text, autoescape=True))
+
+
+def _message_search(search: str, fold: bool, by_report: bool) -> ColumnElement[bool] | None:
     text, digits = _search_terms(search)
     if not text:
         return None
+    report_terms = [
+        _contains(_R.account_number, text, fold),
+        _contains(_R.ticket_id, text, fold),
+        _contains(_R.service_location_id, text, fold),
+    ]
     terms: list[ColumnElement[bool]] = [
-        _M.body.icontains(text, autoescape=True),
-        _R.account_number.icontains(text, autoescape=True),
-        _R.ticket_id.icontains(text, autoescape=True),
-        _R.service_location_id.icontains(text, autoescape=True),
+        _contains(_M.body, text, fold),
         _M.phone.contains(digits if digits else text, autoescape=True),
     ]
+    if by_report:
+        terms += report_terms
+    else:
+        # One scan of each table instead of a join per row: ~5x faster on 200k rows.
+        terms.append(_M.id.in_(select(_R.message_id).where(or_(*report_terms))))
     return or_(*terms)
 
 
-def _quarantine_search(search: str) -> ColumnElement[bool] | None:
+def _quarantine_search(search: str, fold: bool) -> ColumnElement[bool] | None:
     text, _ = _search_terms(search)
     if not text:
         return None
     return or_(
-        _Q.raw.icontains(text, autoescape=True),
-        _Q.reason.icontains(text, autoescape=True),
-        _Q.gateway_message_id.icontains(text, autoescape=True),
+        _contains(_Q.raw, text, fold),
+        _contains(_Q.reason, text, fold),
+        _contains(_Q.gateway_message_id, text, fold),
     )
 
 
-def _source_select(source: _Source, search: str) -> tuple[_AnySelect, Any]:
+def _folds_case(session: Session) -> bool:
+    return session.get_bind().dialect.name != "sqlite"
+
+
+def _source_select(source: _Source, search: str, fold: bool) -> tuple[_AnySelect, Any]:
     """The select for one source and the column it pages on."""
     if source.table == "quarantine":
         q = select(_Q.id, _Q.quarantined_at, _Q.raw, _Q.reason, _Q.gateway_message_id)
-        cond = _quarantine_search(search)
+        cond = _quarantine_search(search, fold)
         return (q if cond is None else q.where(cond)), _Q.id
     if source.table == "report":
         q = (
@@ -251,7 +270,7 @@ def _source_select(source: _Source, search: str) -> tuple[_AnySelect, Any]:
         if source.kinds:
             q = q.where(or_(_M.kind.in_(source.kinds), _M.revocation_suspected.is_(True)))
         key = _M.id
-    cond = _message_search(search)
+    cond = _message_search(search, fold, by_report=source.table == "report")
     return (q if cond is None else q.where(cond)), key
 
 
@@ -317,7 +336,7 @@ def _fetch(
     after: int | None = None,
     limit: int,
 ) -> list[FeedRow]:
-    q, key = _source_select(source, search)
+    q, key = _source_select(source, search, _folds_case(session))
     if before is not None:
         q = q.where(key < before)
     if after is not None:
@@ -425,7 +444,7 @@ def rows_for_reports(
         sources = tuple(s for s in SOURCES[query.filter] if s.table != "quarantine")
     found: dict[int, FeedRow] = {}
     for source in sources:
-        q, _ = _source_select(source, search)
+        q, _ = _source_select(source, search, _folds_case(session))
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             for r in session.execute(q.where(_R.id.in_(chunk))).all():

@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
+from outagedesk.domain.consent import ALL_KEYWORDS, Purpose, may_send
 from outagedesk.domain.keywords import Classification, Classifier, MessageKind
+from outagedesk.domain.replies import ReplyPolicy
 from outagedesk.domain.reports import (
     Priority,
     ReportState,
@@ -30,11 +33,13 @@ from outagedesk.store.models import (
     ConsentRecord,
     GatewayCursor,
     InboundMessage,
+    OutboundText,
     OutboxTask,
     QuarantinedMessage,
     Report,
     utcnow,
 )
+from outagedesk.store.outbound import consent_states, text_key, text_rows
 
 OMS_TASK = "oms"
 
@@ -44,7 +49,7 @@ MESSAGES = Base.metadata.tables[InboundMessage.__tablename__]
 REPORTS = Base.metadata.tables[Report.__tablename__]
 OUTBOX = Base.metadata.tables[OutboxTask.__tablename__]
 CONSENT = Base.metadata.tables[ConsentRecord.__tablename__]
-ALL_KEYWORDS = "*"
+TEXTS = Base.metadata.tables[OutboundText.__tablename__]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,8 @@ class IngestPolicy:
     classifier: Classifier
     hold_unlinked: bool = False
     taken_by: str = "outagedesk"
+    replies: ReplyPolicy | None = field(default_factory=ReplyPolicy)
+    """Automatic replies; None sends none (a provider that answers everything itself)."""
 
 
 @dataclass(slots=True)
@@ -63,6 +70,7 @@ class IngestResult:
     report_ids: list[int] = field(default_factory=list)
     unlinked: int = 0
     forwardable: int = 0
+    replies: int = 0
 
 
 def load_cursor(session: Session, gateway: str) -> str | None:
@@ -140,6 +148,10 @@ def ingest_page(session: Session, gateway: str, page: Page, policy: IngestPolicy
     ]
     if consent:
         session.execute(insert(CONSENT), consent)
+    if policy.replies is not None:
+        result.replies = _queue_replies(
+            session, messages, verdicts, result.message_ids, policy.replies
+        )
 
     outages = [
         (msg, verdict, pk)
@@ -258,6 +270,66 @@ def _quarantine(session: Session, page: Page, result: IngestResult) -> None:
         for digest, rej in by_hash.items()
     )
     result.quarantined = len(by_hash)
+
+
+def _queue_replies(
+    session: Session,
+    messages: list[GatewayMessage],
+    verdicts: list[Classification],
+    message_pks: list[int],
+    policy: ReplyPolicy,
+) -> int:
+    """The automatic replies a page is owed, queued with it; consent is replayed in order, so
+    a STOP and a later OUT in the same page are judged as the customer sent them."""
+    wanted = [
+        (msg, verdict, purpose)
+        for msg, verdict in zip(messages, verdicts, strict=True)
+        if (purpose := policy.reply_for(verdict.kind, verdict.revocation_suspected)) is not None
+    ]
+    if not wanted:
+        return 0
+    # Consent as it stood before this page; the page's own records are replayed below.
+    states = consent_states(
+        session, {msg.phone for msg, _, _ in wanted}, before_messages=message_pks
+    )
+    owed: dict[str, Purpose | None] = {msg.id: purpose for msg, _, purpose in wanted}
+    rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for msg, verdict in zip(messages, verdicts, strict=True):
+        state = states.get(msg.phone)
+        if state is None:
+            continue
+        already_out = state.opted_out_everywhere
+        record = _consent_row(msg, verdict, 0)
+        if record is not None:
+            state.apply(str(record["keyword"]), bool(record["opted_in"]))
+        purpose = owed.get(msg.id)
+        if purpose is None:
+            continue
+        if purpose is Purpose.OPT_OUT_CONFIRMATION and already_out:
+            continue  # exactly one confirmation per opt-out, not one per STOP
+        if not may_send(state, verdict.keyword, purpose):
+            continue
+        rows.append(
+            text_rows(
+                phone=msg.phone,
+                body=policy.render(purpose),
+                purpose=purpose,
+                keyword=verdict.keyword,
+                in_reply_to=msg.id,
+                key=text_key(msg.id, purpose),
+            )
+        )
+    if not rows:
+        return 0
+    returned = session.execute(
+        insert(TEXTS).returning(TEXTS.c.idempotency_key, TEXTS.c.id), [text for text, _ in rows]
+    )
+    pk_of: dict[str, int] = {key: pk for key, pk in returned}
+    session.execute(
+        insert(OUTBOX),
+        [{**task, "outbound_pk": pk_of[str(text["idempotency_key"])]} for text, task in rows],
+    )
+    return len(rows)
 
 
 def _consent_row(

@@ -219,7 +219,7 @@ class ConsentRecord(Base):
 
 
 class OutboundText(Base):
-    """A text the console asked the gateway to send."""
+    """A text the console asked the gateway to send, and what became of it."""
 
     __tablename__ = "outbound_texts"
 
@@ -227,10 +227,15 @@ class OutboundText(Base):
     phone: Mapped[str] = mapped_column(String(20), index=True)
     body: Mapped[str] = mapped_column(Text)
     purpose: Mapped[str] = mapped_column(String(32))
+    keyword: Mapped[str | None] = mapped_column(String(32))
+    """The program keyword the text belongs to; consent is checked against it."""
     in_reply_to: Mapped[str | None] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
     gateway_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
 
 
 class GatewayCursor(Base):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from outagedesk.domain.backoff import backoff_delay
 from outagedesk.domain.reports import ReportState
 from outagedesk.oms.webhook import OmsOutcome, OutcomeKind
 from outagedesk.store.ingest import OMS_TASK
@@ -29,12 +29,6 @@ class ClaimedTask:
 class Delivery:
     task: ClaimedTask
     outcome: OmsOutcome
-
-
-def backoff_delay(attempts: int, *, base: float = 1.0, cap: float = 60.0) -> float:
-    """Exponential backoff with full jitter: spread retries so desks don't stampede."""
-    ceiling = min(cap, base * (2 ** min(attempts, 16)))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 def claim_due(

@@ -106,6 +106,7 @@ _ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
 _ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
 _CENTER = int(Qt.AlignmentFlag.AlignCenter)
 _HORIZONTAL = Qt.Orientation.Horizontal
+_NCOLS = len(COLUMNS)
 
 KIND_LABELS = {
     MessageKind.OUTAGE.value: "Outage",
@@ -171,7 +172,7 @@ def format_row(row: FeedRow, source: int, today: date | None = None) -> tuple[An
             state_text = "Opt-in recorded"
     kind = KIND_LABELS.get(row.kind, row.kind.title())
     if row.revocation_suspected:
-        kind = "Stop request?"
+        kind = "Opt-out?"
         flags |= F_REVOCATION | F_OPT
         tone = theme.TONE_OPT
     if row.kind in (MessageKind.OPT_OUT, MessageKind.OPT_IN, MessageKind.HELP):
@@ -180,11 +181,11 @@ def format_row(row: FeedRow, source: int, today: date | None = None) -> tuple[An
     account = ""
     if state is not None and state != QUARANTINED:
         if row.state == ReportState.UNLINKED:
-            state_text = "UNLINKED – link number"
+            state_text = "UNLINKED – needs link"
             flags |= F_NEEDS_LINK
             tone = theme.TONE_NEEDS_LINK
         elif row.state == ReportState.HELD:
-            state_text = "HELD – link number"
+            state_text = "HELD – needs link"
             flags |= F_NEEDS_LINK
             tone = theme.TONE_NEEDS_LINK
         elif row.state == ReportState.FORWARDED:
@@ -293,6 +294,10 @@ class FeedModel(QAbstractTableModel):
     """Keys of rows whose content changed in place."""
 
     HEAD_DELAY_MS = 120
+    STORM_DELAY_MS = 350
+    """During a storm (big batches) the head is fetched less often: each batch shifts every
+    visible row, so it costs a full repaint, and nobody reads 1,000 rows a second anyway."""
+    STORM_BATCH = 100
     CHANGE_DELAY_MS = 150
 
     def __init__(
@@ -311,6 +316,7 @@ class FeedModel(QAbstractTableModel):
         self._keys: set[int] = set()
         self.page_size = page_size
         self.max_rows = max_rows
+        self.trim_slack = max(1, max_rows // 10)
         self.head_limit = head_limit
         self._query = FeedQuery()
         self._generation = 0
@@ -369,14 +375,41 @@ class FeedModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
+    # Painting a cell costs the view one ``index()`` and one ``multiData()`` call into Python
+    # instead of a ``rowCount``, a ``columnCount`` and seven ``data()`` calls. Each call from
+    # C++ into Python takes the GIL, and with the engine thread busy every take can wait: fewer
+    # calls is what keeps painting short during a storm.
+    def index(
+        self,
+        row: int,
+        column: int,
+        parent: QModelIndex | QPersistentModelIndex = QModelIndex(),  # noqa: B008
+    ) -> QModelIndex:
+        if parent.isValid() or not (0 <= row < len(self._rows) and 0 <= column < _NCOLS):
+            return QModelIndex()
+        return self.createIndex(row, column)
+
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: Any) -> None:
+        if not index.isValid():
+            return
+        r = index.row()
+        if r >= len(self._rows):
+            return
+        row = self._rows[r]
+        col = index.column()
+        value = self._value
+        for role_data in roleDataSpan:
+            role_data.setData(value(row, col, role_data.role()))
+
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
         if not index.isValid():
             return None
         r = index.row()
         if r >= len(self._rows):
             return None
-        row = self._rows[r]
-        col = index.column()
+        return self._value(self._rows[r], index.column(), role)
+
+    def _value(self, row: tuple[Any, ...], col: int, role: int) -> Any:
         if role in (_DISPLAY, _ACCESSIBLE):
             return row[col]
         if role == _BACKGROUND:
@@ -600,6 +633,8 @@ class FeedModel(QAbstractTableModel):
             return
         self._marks = newer.marks
         self.insert_at_top(rows)
+        storm = len(rows) >= self.STORM_BATCH
+        self._head_timer.setInterval(self.STORM_DELAY_MS if storm else self.HEAD_DELAY_MS)
         if self._head_dirty:
             self._head_timer.start()
 
@@ -615,35 +650,38 @@ class FeedModel(QAbstractTableModel):
         self._trim()
 
     def _trim(self) -> None:
-        """Drop the oldest rows beyond ``max_rows`` (they page back in on demand)."""
-        excess = len(self._rows) - self.max_rows
-        if excess <= 0:
+        """Drop the oldest rows beyond ``max_rows`` (they page back in on demand); done in
+        chunks, so a storm pays for it once per ``trim_slack`` rows, not on every batch."""
+        if len(self._rows) <= self.max_rows + self.trim_slack:
             return
         keep = self.max_rows
         dropped = self._rows[keep:]
         if self._cursor is not None:
-            self._cursor = self._cursor_after_trim(self._rows[:keep], dropped)
+            self._cursor = self._cursor_after_trim(keep, dropped)
         self.beginRemoveRows(QModelIndex(), keep, len(self._rows) - 1)
         del self._rows[keep:]
         self._keys.difference_update(r[R_KEY] for r in dropped)
         self.endRemoveRows()
 
-    def _cursor_after_trim(
-        self, kept: Sequence[tuple[Any, ...]], dropped: Sequence[tuple[Any, ...]]
-    ) -> Cursor:
+    def _cursor_after_trim(self, keep: int, dropped: Sequence[tuple[Any, ...]]) -> Cursor:
+        """Where older pages continue once rows from ``keep`` on are dropped: per source,
+        below the oldest row still shown (or just above the newest one dropped)."""
         assert self._cursor is not None
         befores = list(self._cursor.before)
         dones = list(self._cursor.done)
-        lowest_kept: dict[int, int] = {}
-        for row in kept:
-            src, sid = row[R_SOURCE], row[R_SOURCE_ID]
-            if src not in lowest_kept or sid < lowest_kept[src]:
-                lowest_kept[src] = sid
         highest_dropped: dict[int, int] = {}
         for row in dropped:
             src, sid = row[R_SOURCE], row[R_SOURCE_ID]
-            if src not in highest_dropped or sid > highest_dropped[src]:
+            if sid > highest_dropped.get(src, -1):
                 highest_dropped[src] = sid
+        lowest_kept: dict[int, int] = {}
+        # Within a source ids fall down the list, so the last kept row of each is its lowest.
+        for i in range(keep - 1, -1, -1):
+            src = self._rows[i][R_SOURCE]
+            if src in highest_dropped and src not in lowest_kept:
+                lowest_kept[src] = self._rows[i][R_SOURCE_ID]
+                if len(lowest_kept) == len(highest_dropped):
+                    break
         for src, sid in highest_dropped.items():
             if src >= len(befores):
                 continue
@@ -684,15 +722,18 @@ class FeedModel(QAbstractTableModel):
         by_key = {r[R_KEY]: r for r in updated}
         touched: list[int] = []
         if by_key.keys() & self._keys:
-            for i, old in enumerate(self._rows):
+            rows = self._rows
+            for i, old in enumerate(rows):
                 new = by_key.get(old[R_KEY])
                 if new is not None:
                     # Keep where the row came from: the cursor bookkeeping relies on it.
-                    self._rows[i] = (*new[:R_SOURCE], old[R_SOURCE], old[R_SOURCE_ID], *new[15:])
+                    rows[i] = (*new[:R_SOURCE], old[R_SOURCE], old[R_SOURCE_ID], *new[15:])
                     touched.append(i)
-        for first, last in _runs(touched):
-            self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
         if touched:
+            # One signal for the span: the view repaints what is visible of it, once.
+            self.dataChanged.emit(
+                self.index(touched[0], 0), self.index(touched[-1], len(COLUMNS) - 1)
+            )
             self.rowsUpdated.emit({self._rows[i][R_KEY] for i in touched})
         marks = self._marks.after if self._marks is not None else ()
         for row in matching:
@@ -718,19 +759,6 @@ class FeedModel(QAbstractTableModel):
             else:
                 hi = mid
         return lo
-
-
-def _runs(indexes: list[int]) -> Iterable[tuple[int, int]]:
-    if not indexes:
-        return
-    first = last = indexes[0]
-    for i in indexes[1:]:
-        if i == last + 1:
-            last = i
-        else:
-            yield first, last
-            first = last = i
-    yield first, last
 
 
 def filter_label(f: FeedFilter) -> str:

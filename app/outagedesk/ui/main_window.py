@@ -82,14 +82,14 @@ FILTERS = (
     FeedFilter.QUARANTINE,
 )
 COLUMN_WIDTHS = {
-    C_TIME: 96,
-    C_PHONE: 128,
-    C_KIND: 96,
-    C_REPEAT: 44,
-    C_TEXT: 300,
-    C_ACCOUNT: 230,
+    C_TIME: 92,
+    C_PHONE: 122,
+    C_KIND: 84,
+    C_REPEAT: 42,
+    C_TEXT: 240,
+    C_ACCOUNT: 200,
     C_STATE: 190,
-    C_OMS: 220,
+    C_OMS: 200,
 }
 SEARCH_DELAY_MS = 200
 FONT_STEPS = (0.8, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6, 1.8, 2.0)
@@ -423,7 +423,8 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1500, 880)
+            # First run: a console lives full-screen on its monitor.
+            self.setGeometry(self.screen().availableGeometry())
         window_state = s.value("window/state")
         if isinstance(window_state, QByteArray):
             self.restoreState(window_state)

@@ -30,7 +30,9 @@ class Toast(QLabel):
         self.adjustSize()
         parent = self.parentWidget()
         if parent is not None:
-            self.move(QPoint(max(8, parent.width() - self.width() - 16), 56))
+            # Bottom right, above the status bar: never over the search box or the details.
+            bottom = parent.height() - self.height() - 48
+            self.move(QPoint(max(8, parent.width() - self.width() - 24), max(56, bottom)))
         self.raise_()
         self.show()
         self._timer.start()
@@ -40,7 +42,7 @@ class Notifier:
     """Tells the dispatcher about new reports that need a link; at most one notice per
     ``min_interval`` seconds, the counts in between are added up."""
 
-    def __init__(self, window: QWidget, min_interval: float = 8.0) -> None:
+    def __init__(self, window: QWidget, min_interval: float = 15.0) -> None:
         self.window = window
         self.muted = False
         self.min_interval = min_interval

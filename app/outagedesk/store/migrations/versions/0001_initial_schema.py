@@ -72,11 +72,16 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=20), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("purpose", sa.String(length=32), nullable=False),
+        sa.Column("keyword", sa.String(length=32), nullable=True),
         sa.Column("in_reply_to", sa.String(length=128), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),
         sa.Column("gateway_id", sa.String(length=128), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbound_texts")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_outbound_texts_idempotency_key")),
     )
     with op.batch_alter_table("outbound_texts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbound_texts_phone"), ["phone"], unique=False)

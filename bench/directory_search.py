@@ -1,0 +1,336 @@
+"""Benchmark the link dialog's directory search and suggestions on a big directory.
+
+Run by hand (not a test)::
+
+    .venv/bin/python bench/directory_search.py                  # 1,000,000 locations, SQLite
+    .venv/bin/python bench/directory_search.py --rows 100000
+    .venv/bin/python bench/directory_search.py \\
+        --db-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    .venv/bin/python bench/directory_search.py --import-cost    # SQLite: FTS trigger cost
+
+The directory comes from the simulator's generator, written as CSV and loaded with
+``import_accounts_csv``. Then it times 500 searches (account prefixes, full account, location
+and meter IDs, meter prefixes, name prefixes, "12 Main" style addresses, phone numbers in
+several formats, words that match nothing) and 200 suggestion calls, each in its own
+transaction, and prints p50/p95/p99/max per kind. ``--import-cost`` first imports the same file
+into a database migrated only to 0001 (no search indexes, no FTS triggers), then into one at
+head, and times the 0001 -> 0002 upgrade of the filled baseline.
+
+On PostgreSQL the run happens in a throw-away schema of the given database, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy.orm import Session
+
+from outagedesk.directory import import_accounts_csv
+from outagedesk.sim import generate_directory, write_directory_csv
+from outagedesk.store.db import alembic_config, make_engine, migrate, session_factory
+from outagedesk.store.models import PhoneLink, ServiceLocation, utcnow
+from outagedesk.store.search import search_directory, suggest_for_message
+
+NO_MATCH = ("zqxv", "qwzzy", "xylophonic", "brightwatr", "zz top", "kettleman zqx", "99999999")
+UNKNOWN_PHONES = ("+12085550100", "+14065550177", "+12085550142")
+
+
+def postgres_schema(url: str) -> tuple[str, str]:
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    finally:
+        admin.dispose()
+    sep = "&" if "?" in url else "?"
+    return schema, f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+def drop_schema(url: str, schema: str) -> None:
+    admin = create_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+def timed_import(engine: Engine, csv_path: Path, label: str) -> float:
+    started = time.perf_counter()
+    report = import_accounts_csv(engine, csv_path)
+    seconds = time.perf_counter() - started
+    print(
+        f"{label}: {report.rows_read:,} rows in {seconds:.1f} s "
+        f"({report.rows_read / seconds:,.0f} rows/s), {report.links_added:,} links",
+        flush=True,
+    )
+    return seconds
+
+
+def import_cost(work: Path, csv_path: Path) -> None:
+    """SQLite: the same import without (0001) and with (head) the search objects."""
+    base = make_engine(f"sqlite:///{work / 'baseline.db'}")
+    try:
+        command.upgrade(alembic_config(base), "0001")
+        without = timed_import(base, csv_path, "import at 0001 (no search objects)")
+        started = time.perf_counter()
+        command.upgrade(alembic_config(base), "head")
+        print(f"upgrade 0001 -> 0002 of the filled database: {time.perf_counter() - started:.1f} s")
+    finally:
+        base.dispose()
+        for path in work.glob("baseline.db*"):
+            path.unlink()
+    full = make_engine(f"sqlite:///{work / 'head.db'}")
+    try:
+        migrate(full)
+        with_fts = timed_import(full, csv_path, "import at head (search indexes + FTS)")
+    finally:
+        full.dispose()
+        for path in work.glob("head.db*"):
+            path.unlink()
+    print(f"search objects cost {with_fts - without:+.1f} s ({with_fts / without - 1:+.0%})")
+
+
+def add_dispatcher_links(engine: Engine, rng: random.Random, count: int) -> list[str]:
+    """Links made by dispatchers (so suggestions have "linked here before" to find)."""
+    with engine.begin() as conn:
+        top = conn.scalar(select(ServiceLocation.id).order_by(ServiceLocation.id.desc()).limit(1))
+        ids = rng.sample(range(1, int(top or 0) + 1), count)
+        rows = conn.execute(
+            select(ServiceLocation.account_number, ServiceLocation.service_location_id).where(
+                ServiceLocation.id.in_(ids)
+            )
+        ).all()
+        phones = [f"+1208{2_000_000 + i:07d}" for i in range(len(rows))]
+        conn.execute(
+            insert(PhoneLink),
+            [
+                {
+                    "phone": phone,
+                    "account_number": account,
+                    "service_location_id": location if i % 4 else None,
+                    "source": "dispatcher",
+                    "created_by": "bench",
+                    "desk": "",
+                    "created_at": utcnow(),
+                    "reviewed": False,
+                    "version": 1,
+                }
+                for i, (phone, (account, location)) in enumerate(zip(phones, rows, strict=True))
+            ],
+        )
+    return phones
+
+
+def sample_rows(session: Session, rng: random.Random, count: int) -> list[ServiceLocation]:
+    top = session.scalar(select(ServiceLocation.id).order_by(ServiceLocation.id.desc()).limit(1))
+    ids = rng.sample(range(1, int(top or 0) + 1), count)
+    return list(session.scalars(select(ServiceLocation).where(ServiceLocation.id.in_(ids))))
+
+
+def phone_formats(e164: str, rng: random.Random) -> str:
+    digits = e164[2:]
+    area, exchange, line = digits[:3], digits[3:6], digits[6:]
+    return rng.choice(
+        (
+            e164,
+            f"({area}) {exchange}-{line}",
+            f"{area}.{exchange}.{line}",
+            f"1 {area} {exchange} {line}",
+            digits,
+        )
+    )
+
+
+def search_workload(
+    session: Session, rng: random.Random, phones: list[str]
+) -> list[tuple[str, str]]:
+    rows = sample_rows(session, rng, 400)
+    work: list[tuple[str, str]] = []
+
+    def pick() -> ServiceLocation:
+        return rng.choice(rows)
+
+    for _ in range(50):
+        acct = pick().account_number
+        work.append(("account prefix", acct[: rng.randint(2, len(acct) - 1)]))
+    for _ in range(50):
+        work.append(("full account", pick().account_number))
+    for _ in range(50):
+        sl = pick().service_location_id
+        work.append(("location id", sl.lower() if rng.random() < 0.5 else sl))
+    meters = [r.meter_id for r in rows if r.meter_id]
+    for _ in range(50):
+        work.append(("meter id", rng.choice(meters)))
+    for _ in range(50):
+        meter = rng.choice(meters).lower()
+        work.append(("meter prefix", meter[: rng.randint(3, len(meter) - 1)]))
+    for _ in range(75):
+        words = pick().customer_name.split()
+        if rng.random() < 0.3 and len(words) > 1:
+            query = f"{words[0]} {words[1][: rng.randint(1, 4)]}"
+        else:
+            word = rng.choice(words)
+            query = word[: rng.randint(3, max(3, len(word)))]
+        work.append(("name prefix", query.lower()))
+    for _ in range(75):
+        number, *street = pick().service_address.split()
+        query = f"{number} {street[0]}" if rng.random() < 0.7 else f"{number} {' '.join(street)}"
+        work.append(("address", query))
+    for _ in range(50):
+        work.append(("phone", phone_formats(rng.choice(phones), rng)))
+    for _ in range(50):
+        work.append(("no match", rng.choice(NO_MATCH)))
+    rng.shuffle(work)
+    return work
+
+
+def suggestion_workload(
+    session: Session, rng: random.Random, phones: list[str], dispatcher_phones: list[str]
+) -> list[tuple[str, str, str]]:
+    rows = sample_rows(session, rng, 200)
+    work: list[tuple[str, str, str]] = []
+    for i in range(200):
+        row = rows[i % len(rows)]
+        phone = rng.choice(phones)
+        kind = ("account", "meter", "address", "earlier link", "on file", "unknown")[i % 6]
+        if kind == "account":
+            body = f"OUT acct {row.account_number}"
+        elif kind == "meter":
+            body = f"OUT meter {row.meter_id or 'M-1'} since 3pm"
+        elif kind == "address":
+            body = f"power out at {row.service_address} since 3 pm"
+        elif kind == "earlier link":
+            phone, body = rng.choice(dispatcher_phones), "OUT"
+        elif kind == "on file":
+            body = "OUT"
+        else:
+            phone, body = rng.choice(UNKNOWN_PHONES), "OUT no lights on my street"
+        work.append((kind, phone, body))
+    return work
+
+
+def timed(
+    sessions: Callable[[], Session], work: list[tuple[str, Callable[[Session], int]]]
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Milliseconds and hits per kind; each call in its own transaction."""
+    timings: dict[str, list[float]] = defaultdict(list)
+    hits: dict[str, int] = defaultdict(int)
+    with sessions() as session:
+        for _kind, call in work[:20]:  # warm the caches: the dialog runs on a live database
+            call(session)
+            session.rollback()
+        for kind, call in work:
+            started = time.perf_counter()
+            hits[kind] += call(session)
+            timings[kind].append((time.perf_counter() - started) * 1000)
+            session.rollback()
+    return timings, hits
+
+
+def report(title: str, timings: dict[str, list[float]], counts: dict[str, int]) -> None:
+    print(f"\n{title} (ms)")
+    print(f"  {'kind':<16}{'n':>5}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}{'hits/call':>11}")
+    everything = [t for values in timings.values() for t in values]
+    for kind, values in [*sorted(timings.items()), ("ALL", everything)]:
+        q = statistics.quantiles(values, n=100, method="inclusive")
+        hits = counts.get(kind, sum(counts.values())) / len(values)
+        print(
+            f"  {kind:<16}{len(values):>5}{q[49]:>9.2f}{q[94]:>9.2f}{q[98]:>9.2f}"
+            f"{max(values):>9.2f}{hits:>11.1f}"
+        )
+
+
+def run(engine: Engine, rng: random.Random) -> None:
+    sessions = session_factory(engine)
+    dispatcher_phones = add_dispatcher_links(engine, rng, 300)
+    with sessions() as session:
+        phones = list(
+            session.scalars(
+                select(PhoneLink.phone).where(PhoneLink.source == "directory").limit(20_000)
+            )
+        )
+        searches = search_workload(session, rng, phones)
+        suggestions = suggestion_workload(session, rng, phones, dispatcher_phones)
+
+    def search(query: str) -> Callable[[Session], int]:
+        return lambda session: len(search_directory(session, query))
+
+    timings, hits = timed(sessions, [(kind, search(query)) for kind, query in searches])
+    report(f"search_directory, {len(searches)} searches, limit 50", timings, hits)
+
+    def suggest(phone: str, body: str) -> Callable[[Session], int]:
+        return lambda session: len(suggest_for_message(session, phone, body))
+
+    work = [(kind, suggest(phone, body)) for kind, phone, body in suggestions]
+    timings, hits = timed(sessions, work)
+    report(f"suggest_for_message, {len(suggestions)} calls, limit 10", timings, hits)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db-url", help="SQLAlchemy URL (default: a fresh SQLite file)")
+    parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep the files")
+    parser.add_argument(
+        "--import-cost",
+        action="store_true",
+        help="SQLite: also time the import without the search objects (migrated to 0001)",
+    )
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+
+    with tempfile.TemporaryDirectory(prefix="outagedesk-bench-") as tmp:
+        work = Path(args.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        csv_path = work / f"directory-{args.rows}-{args.seed}.csv"
+        if not csv_path.exists():
+            started = time.perf_counter()
+            write_directory_csv(generate_directory(args.rows, args.seed), csv_path)
+            print(f"generated {csv_path.name} in {time.perf_counter() - started:.1f} s")
+        if args.import_cost:
+            import_cost(work, csv_path)
+
+        schema = None
+        if args.db_url:
+            url = args.db_url
+            if url.startswith("postgresql"):
+                schema, url = postgres_schema(url)
+        else:
+            db_path = work / "search.db"
+            for path in work.glob("search.db*"):
+                path.unlink()
+            url = f"sqlite:///{db_path}"
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            print(f"database: {engine.url.render_as_string(hide_password=True)}")
+            timed_import(engine, csv_path, "import")
+            if engine.dialect.name == "postgresql":
+                with engine.begin() as conn:
+                    conn.execute(text("ANALYZE service_locations, phone_links"))
+            print(f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
+            run(engine, rng)
+        finally:
+            engine.dispose()
+            if schema and args.db_url:
+                drop_schema(args.db_url, schema)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
