@@ -6,7 +6,7 @@ Run by hand (not a test)::
     .venv/bin/python bench/directory_search.py --rows 100000
     .venv/bin/python bench/directory_search.py \\
         --db-url postgresql+psycopg://postgres@127.0.0.1:5432/test
-    .venv/bin/python bench/directory_search.py --import-cost    # SQLite: FTS trigger cost
+    .venv/bin/python bench/directory_search.py --import-cost    # what the FTS triggers cost
 
 The directory comes from the simulator's generator, written as CSV and loaded with
 ``import_accounts_csv``. Then it times 500 searches (account prefixes, full account, location
@@ -14,7 +14,8 @@ and meter IDs, meter prefixes, name prefixes, "12 Main" style addresses, phone n
 several formats, words that match nothing) and 200 suggestion calls, each in its own
 transaction, and prints p50/p95/p99/max per kind. ``--import-cost`` first imports the same file
 into a database migrated only to 0001 (no search indexes, no FTS triggers), then into one at
-head, and times the 0001 -> 0002 upgrade of the filled baseline.
+head, and times the 0001 -> 0002 upgrade of the filled baseline. ``--keep DIR`` keeps the CSV
+(the next run reuses it) and the SQLite database.
 
 On PostgreSQL the run happens in a throw-away schema of the given database, dropped at the end.
 """
@@ -80,28 +81,57 @@ def timed_import(engine: Engine, csv_path: Path, label: str) -> float:
     return seconds
 
 
-def import_cost(work: Path, csv_path: Path) -> None:
-    """SQLite: the same import without (0001) and with (head) the search objects."""
-    base = make_engine(f"sqlite:///{work / 'baseline.db'}")
+class Database:
+    """A fresh database for the run: an SQLite file in ``work``, or a throw-away schema."""
+
+    def __init__(self, work: Path, name: str, db_url: str | None) -> None:
+        self.db_url = db_url
+        self.schema: str | None = None
+        self.files: list[Path] = []
+        if db_url:
+            url = db_url
+            if url.startswith("postgresql"):
+                self.schema, url = postgres_schema(url)
+        else:
+            path = work / f"{name}.db"
+            self.files = [path, path.with_name(f"{name}.db-wal"), path.with_name(f"{name}.db-shm")]
+            self.remove_files()
+            url = f"sqlite:///{path}"
+        self.engine = make_engine(url)
+
+    def remove_files(self) -> None:
+        for path in self.files:
+            path.unlink(missing_ok=True)
+
+    def close(self, *, keep: bool = False) -> None:
+        self.engine.dispose()
+        if self.schema and self.db_url:
+            drop_schema(self.db_url, self.schema)
+        if not keep:
+            self.remove_files()
+
+
+def import_cost(work: Path, csv_path: Path, db_url: str | None) -> None:
+    """The same import without (0001) and with (head) the search objects."""
+    base = Database(work, "baseline", db_url)
     try:
-        command.upgrade(alembic_config(base), "0001")
-        without = timed_import(base, csv_path, "import at 0001 (no search objects)")
+        command.upgrade(alembic_config(base.engine), "0001")
+        without = timed_import(base.engine, csv_path, "import at 0001 (no search objects)")
         started = time.perf_counter()
-        command.upgrade(alembic_config(base), "head")
+        command.upgrade(alembic_config(base.engine), "head")
         print(f"upgrade 0001 -> 0002 of the filled database: {time.perf_counter() - started:.1f} s")
     finally:
-        base.dispose()
-        for path in work.glob("baseline.db*"):
-            path.unlink()
-    full = make_engine(f"sqlite:///{work / 'head.db'}")
+        base.close()
+    full = Database(work, "head", db_url)
     try:
-        migrate(full)
-        with_fts = timed_import(full, csv_path, "import at head (search indexes + FTS)")
+        migrate(full.engine)
+        with_search = timed_import(full.engine, csv_path, "import at head (search objects)")
     finally:
-        full.dispose()
-        for path in work.glob("head.db*"):
-            path.unlink()
-    print(f"search objects cost {with_fts - without:+.1f} s ({with_fts / without - 1:+.0%})")
+        full.close()
+    print(
+        f"search objects cost {with_search - without:+.1f} s "
+        f"({with_search / without - 1:+.0%}) on a {csv_path.stat().st_size / 1e6:.0f} MB import"
+    )
 
 
 def add_dispatcher_links(engine: Engine, rng: random.Random, count: int) -> list[str]:
@@ -289,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--import-cost",
         action="store_true",
-        help="SQLite: also time the import without the search objects (migrated to 0001)",
+        help="also time the import without the search objects (migrated to 0001 only)",
     )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -303,19 +333,10 @@ def main(argv: list[str] | None = None) -> int:
             write_directory_csv(generate_directory(args.rows, args.seed), csv_path)
             print(f"generated {csv_path.name} in {time.perf_counter() - started:.1f} s")
         if args.import_cost:
-            import_cost(work, csv_path)
+            import_cost(work, csv_path, args.db_url)
 
-        schema = None
-        if args.db_url:
-            url = args.db_url
-            if url.startswith("postgresql"):
-                schema, url = postgres_schema(url)
-        else:
-            db_path = work / "search.db"
-            for path in work.glob("search.db*"):
-                path.unlink()
-            url = f"sqlite:///{db_path}"
-        engine = make_engine(url)
+        database = Database(work, "search", args.db_url)
+        engine = database.engine
         try:
             migrate(engine)
             print(f"database: {engine.url.render_as_string(hide_password=True)}")
@@ -326,9 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
             run(engine, rng)
         finally:
-            engine.dispose()
-            if schema and args.db_url:
-                drop_schema(args.db_url, schema)
+            database.close(keep=bool(args.keep))
     return 0
 
 

@@ -291,17 +291,18 @@ def test_details_gather_report_attempts_replies_history_links(db: DbUnderTest, m
         )
         s.add(PhoneLink(phone=LINKED, account_number="1001", service_location_id="SL-1",
                         source="directory"))  # fmt: skip
-        s.add(OutboundText(phone=LINKED, body="We got your report", purpose="ack", state="sent"))
+        s.add(OutboundText(phone=LINKED, body="We got your report", purpose="ack", state="sent",
+                           idempotency_key="ack-1"))  # fmt: skip
         s.commit()
     earlier = make.message(phone=LINKED, body="OUT", account="1001", location="SL-1")
     key = make.message(phone=LINKED, body="OUT again", account="1001", location="SL-1",
                        state="forwarded", ticket="T-5")  # fmt: skip
     with db.sessions() as s:
         report = s.query(Report).filter(Report.message_id == key).one()
-        s.add(OmsAttempt(report_pk=report.id, revision=1, idempotency_key="k.1",
-                         http_status=503, outcome="transient", detail="OMS answered HTTP 503"))  # fmt: skip
-        s.add(OmsAttempt(report_pk=report.id, revision=1, idempotency_key="k.1",
-                         http_status=201, outcome="ticket", detail="created"))  # fmt: skip
+        for status, outcome, detail in ((503, "transient", "OMS answered HTTP 503"),
+                                        (201, "ticket", "created")):  # fmt: skip
+            s.add(OmsAttempt(report_pk=report.id, revision=1, idempotency_key="k.1",
+                             http_status=status, outcome=outcome, detail=detail))  # fmt: skip
         s.commit()
         d = feed.details(s, key)
     assert isinstance(d, feed.MessageDetails)

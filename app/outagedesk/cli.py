@@ -14,6 +14,13 @@ from typing import Any
 from outagedesk import __version__
 from outagedesk.config import Settings, SettingsError, load_settings
 
+OPS_COMMANDS = {
+    "link": "run_link",
+    "resend": "run_resend",
+    "opt-out": "run_opt_out",
+    "export-consent": "run_export",
+}
+
 
 def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     # SUPPRESS keeps a flag given before the subcommand from being reset after it.
@@ -89,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(resend, top=False)
     ops_commands.add_resend_arguments(resend)
 
+    opt_out = sub.add_parser(
+        "opt-out", help="force an opt-out (there is no force opt-in)", **sub_kwargs
+    )
+    _common(opt_out, top=False)
+    ops_commands.add_opt_out_arguments(opt_out)
+    export = sub.add_parser(
+        "export-consent", help="write consent records to CSV for an audit", **sub_kwargs
+    )
+    _common(export, top=False)
+    ops_commands.add_export_arguments(export)
+
     sim = sub.add_parser("sim", help="run the simulator gateway and OMS on loopback", **sub_kwargs)
     from outagedesk.sim import cli as sim_cli
 
@@ -114,11 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from outagedesk.directory import run_import_command
 
             return run_import_command(settings, args.file, skip_bad=args.skip_bad_rows)
-        if args.command in ("link", "resend"):
+        if args.command in OPS_COMMANDS:
             from outagedesk.ops import commands as ops_commands
 
-            runner = ops_commands.run_link if args.command == "link" else ops_commands.run_resend
-            return runner(settings, args)
+            runner = getattr(ops_commands, OPS_COMMANDS[args.command])
+            return int(runner(settings, args))
         if args.command == "run" and args.headless:
             from outagedesk.headless import run_headless
 

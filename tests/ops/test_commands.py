@@ -97,10 +97,33 @@ def test_a_bad_phone_or_time_is_a_clear_error(
     assert "not a phone number" in capsys.readouterr().out
     code = main(["resend", "--state", "queued", "--since", "soon", "--data-dir", str(data_dir)])
     assert code == 2
-    assert "--since 'soon' is not a time" in capsys.readouterr().err
+    assert "'soon' is not a time" in capsys.readouterr().err
 
 
 def test_resend_needs_a_selection(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["resend"])
     assert "one of the arguments --report --phone --state is required" in capsys.readouterr().err
+
+
+def test_opt_out_and_export(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["opt-out", "2085550150", "--reason", "asked by phone", "--data-dir", str(data_dir)]
+    )
+    assert code == 0
+    assert "+12085550150 opted out of every keyword" in capsys.readouterr().out
+    target = tmp_path / "consent.csv"
+    assert main(["export-consent", str(target), "--from", "2020-01-01", "--data-dir",
+                 str(data_dir)]) == 0  # fmt: skip
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("at,phone,keyword,state,how")
+    assert ",+12085550150,all,opted_out,forced," in lines[-1]
+    assert "consent record(s) exported" in capsys.readouterr().err
+
+
+def test_opt_out_needs_a_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["opt-out", "2085550150"])
+    assert "--reason" in capsys.readouterr().err

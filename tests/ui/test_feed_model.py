@@ -9,11 +9,12 @@ import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import insert, select, update
 
-from dbsupport import DbUnderTest
 from outagedesk.store.feed import FeedFilter, FeedQuery
 from outagedesk.store.models import InboundMessage, Report
 from outagedesk.ui.feed_model import C_STATE, C_TEXT, FeedModel, format_row
 from outagedesk.ui.worker import DbWorker
+
+from dbsupport import DbUnderTest
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 WAIT = 10_000

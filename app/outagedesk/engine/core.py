@@ -35,6 +35,7 @@ from outagedesk.gateway.client import (
     GatewayClient,
     GatewayThrottled,
     GatewayUnavailable,
+    force_opt_out,
     send_text,
 )
 from outagedesk.gateway.contract import Page
@@ -399,6 +400,7 @@ class OutageEngine:
         assert self._texts is not None
         while True:
             try:
+                await self._pass_on_opt_outs(http)
                 texts = await self._db(
                     outbound.claim_texts, cfg.forward_batch, cfg.lease_seconds, cfg.desk
                 )
@@ -422,6 +424,23 @@ class OutageEngine:
                 await self._sleep(backoff_delay(failures, cap=cfg.backoff_cap))
             else:
                 failures = 0
+
+    async def _pass_on_opt_outs(self, http: httpx.AsyncClient) -> None:
+        """Forced opt-outs recorded here are passed on to the gateway's registry."""
+        cfg = self.config
+        tasks = await self._db(
+            outbox.claim_due, 50, cfg.lease_seconds, cfg.desk, outbound.GATEWAY_OPT_OUT_TASK
+        )
+        results: list[tuple[int, bool | None, str | None]] = []
+        for task in tasks:
+            answer = await force_opt_out(
+                http, cfg.gateway_url, cfg.gateway_token, task.payload["phone"],
+                task.payload.get("keyword"),
+            )  # fmt: skip
+            finished = {"sent": True, "refused": False}.get(answer.outcome)
+            results.append((task.task_id, finished, answer.detail))
+        if results:
+            await self._db(outbox.finish_tasks, results, cfg.backoff_cap)
 
     async def _send_texts(
         self, http: httpx.AsyncClient, texts: list[outbound.ClaimedText]

@@ -124,3 +124,28 @@ async def send_text(
         wait = retry_after_seconds(answer.headers.get("Retry-After"), 5.0)
         return SendAnswer("retry", detail="gateway throttled", retry_after=wait)
     return SendAnswer("retry", detail=f"gateway answered HTTP {code}")
+
+
+async def force_opt_out(
+    http: httpx.AsyncClient, base_url: str, token: str, phone: str, keyword: str | None
+) -> SendAnswer:
+    """``POST /v1/optins/{e164}/opt-out``: tell the gateway what a person forced here."""
+    try:
+        answer = await http.post(
+            f"{base_url.rstrip('/')}/v1/optins/{phone}/opt-out",
+            json={"keyword": keyword},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(15.0, connect=5.0),
+        )
+    except httpx.HTTPError as exc:
+        return SendAnswer("retry", detail=f"{type(exc).__name__}: {exc}")
+    code = answer.status_code
+    if code == 200:
+        return SendAnswer("sent")
+    if code == 404:
+        return SendAnswer("refused", detail="the gateway has never seen this number")
+    if code in (401, 403):
+        return SendAnswer("auth", detail=f"gateway refused the token (HTTP {code})")
+    if 400 <= code < 500 and code != 429:
+        return SendAnswer("refused", detail=f"gateway answered HTTP {code}")
+    return SendAnswer("retry", detail=f"gateway answered HTTP {code}")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 from datetime import UTC, datetime
 
 from outagedesk.config import Settings, SettingsError
 from outagedesk.gateway.contract import parse_timestamp
 from outagedesk.ops.base import Actor, OperationError
+from outagedesk.ops.consent import export_consent_csv, force_opt_out
 from outagedesk.ops.links import link_phone, phone_for
 from outagedesk.ops.resend import Resent, reports_to_resend, resend_reports
 from outagedesk.runtime import open_database
@@ -57,7 +59,7 @@ def _since(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError:
         raise SettingsError(
-            f"--since {text!r} is not a time: use 2026-11-24 or 2026-11-24T10:00:00Z"
+            f"{text!r} is not a time: use 2026-11-24 or 2026-11-24T10:00:00Z"
         ) from None
 
 
@@ -120,3 +122,50 @@ def _list(resent: list[Resent]) -> str:
     shown = [f"{r.report_id}.{r.revision}" for r in resent[:20]]
     more = f" … and {len(resent) - 20} more" if len(resent) > 20 else ""
     return ", ".join(shown) + more
+
+
+def add_opt_out_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("phone", help="the number to opt out")
+    parser.add_argument("--keyword", help="one keyword only (default: every keyword)")
+    parser.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    parser.add_argument("--as", dest="actor", metavar="NAME", help="who acts (default: you)")
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="CSV file to write (- for standard output)")
+    parser.add_argument("--from", dest="start", metavar="TIME", help="first day or time")
+    parser.add_argument("--to", dest="end", metavar="TIME", help="up to (not including)")
+
+
+def run_opt_out(settings: Settings, args: argparse.Namespace) -> int:
+    db = open_database(settings)
+    try:
+        phone = phone_for(args.phone, settings.region)
+        with db.sessions() as session:
+            force_opt_out(session, _actor(args, settings), phone, args.keyword, args.reason)
+    except OperationError as exc:
+        print(f"outagedesk opt-out: {exc}")
+        return 1
+    finally:
+        db.close()
+    what = f"keyword {args.keyword.upper()}" if args.keyword else "every keyword"
+    print(f"{phone} opted out of {what}; the gateway is told by the running engine")
+    return 0
+
+
+def run_export(settings: Settings, args: argparse.Namespace) -> int:
+    start, end = _since(args.start), _since(args.end)
+    db = open_database(settings)
+    try:
+        with db.sessions() as session:
+            if args.file == "-":
+                rows = export_consent_csv(session, sys.stdout, start, end)
+            else:
+                with open(args.file, "w", encoding="utf-8", newline="") as out:
+                    rows = export_consent_csv(session, out, start, end)
+    except OSError as exc:
+        raise SettingsError(f"cannot write {args.file}: {exc.strerror}") from exc
+    finally:
+        db.close()
+    print(f"{rows} consent record(s) exported", file=sys.stderr)
+    return 0

@@ -535,6 +535,7 @@ class ReplyInfo:
     purpose: str
     state: str
     in_reply_to: str | None
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -678,7 +679,7 @@ def details(
             )
         ]
     replies = [
-        ReplyInfo(o.created_at, o.body, o.purpose, o.state, o.in_reply_to)
+        ReplyInfo(o.sent_at or o.created_at, o.body, o.purpose, o.state, o.in_reply_to, o.detail)
         for o in session.scalars(
             select(OutboundText)
             .where(OutboundText.phone == msg.phone)

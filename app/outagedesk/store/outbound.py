@@ -21,6 +21,8 @@ from outagedesk.domain.consent import ConsentState, Purpose, may_send, replay
 from outagedesk.store.models import ConsentRecord, OutboundText, OutboxTask, utcnow
 
 SMS_TASK = "sms"
+GATEWAY_OPT_OUT_TASK = "gw_optout"
+"""A forced opt-out to pass on to the gateway's registry."""
 
 
 class TextState:

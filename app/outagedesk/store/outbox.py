@@ -19,7 +19,7 @@ from outagedesk.store.models import OmsAttempt, OutboxTask, Report, utcnow
 @dataclass(frozen=True, slots=True)
 class ClaimedTask:
     task_id: int
-    report_pk: int
+    report_pk: int | None
     idempotency_key: str
     payload: dict[str, Any]
     attempts: int
@@ -32,15 +32,15 @@ class Delivery:
 
 
 def claim_due(
-    session: Session, limit: int, lease_seconds: float, owner: str = ""
+    session: Session, limit: int, lease_seconds: float, owner: str = "", kind: str = OMS_TASK
 ) -> list[ClaimedTask]:
-    """Lease up to ``limit`` due OMS tasks. SKIP LOCKED lets several desks share a database."""
+    """Lease up to ``limit`` due tasks. SKIP LOCKED lets several desks share a database."""
     now = utcnow()
     query = (
         select(OutboxTask)
         .where(
             OutboxTask.done.is_(False),
-            OutboxTask.kind == OMS_TASK,
+            OutboxTask.kind == kind,
             OutboxTask.next_attempt_at <= now,
             (OutboxTask.lease_until.is_(None)) | (OutboxTask.lease_until < now),
         )
@@ -54,7 +54,6 @@ def claim_due(
     for task in tasks:
         task.lease_until = lease
         task.lease_owner = owner
-        assert task.report_pk is not None
         claimed.append(
             ClaimedTask(task.id, task.report_pk, task.idempotency_key, task.payload, task.attempts)
         )
@@ -98,11 +97,14 @@ def record_deliveries(
     reports = {
         r.id: r
         for r in session.scalars(
-            select(Report).where(Report.id.in_([d.task.report_pk for d in deliveries]))
+            select(Report).where(
+                Report.id.in_([d.task.report_pk for d in deliveries if d.task.report_pk])
+            )
         )
     }
     for delivery in deliveries:
         task = tasks[delivery.task.task_id]
+        assert delivery.task.report_pk is not None
         report = reports[delivery.task.report_pk]
         outcome = delivery.outcome
         revision = int(task.payload.get("revision", 0))
@@ -175,3 +177,30 @@ def next_due(session: Session) -> datetime | None:
             OutboxTask.done.is_(False), OutboxTask.kind == OMS_TASK
         )
     )
+
+
+def finish_tasks(
+    session: Session, results: list[tuple[int, bool | None, str | None]], retry_cap: float
+) -> None:
+    """Close simple tasks: (task id, True done / False failed for good / None retry, detail)."""
+    now = utcnow()
+    tasks = {
+        t.id: t
+        for t in session.scalars(
+            select(OutboxTask).where(OutboxTask.id.in_([r[0] for r in results]))
+        )
+    }
+    for task_id, finished, detail in results:
+        task = tasks[task_id]
+        task.lease_until = None
+        task.lease_owner = None
+        task.attempts += 1
+        task.last_error = detail
+        if finished is None:
+            task.next_attempt_at = now + timedelta(
+                seconds=backoff_delay(task.attempts, cap=retry_cap)
+            )
+        else:
+            task.done = True
+            task.finished_at = now
+    session.commit()

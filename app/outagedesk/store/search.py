@@ -169,7 +169,8 @@ class _Loc(NamedTuple):
     account_locations: int
 
 
-def _columns() -> tuple[ColumnElement[Any], ...]:
+def _location_columns() -> tuple[ColumnElement[Any], ...]:
+    """A location's columns and its account's number of locations (an index-only count)."""
     count = (
         select(func.count())
         .select_from(_PEER)
@@ -186,6 +187,9 @@ def _columns() -> tuple[ColumnElement[Any], ...]:
         _SL.life_support,
         count,
     )
+
+
+_COLUMNS = _location_columns()
 
 
 def _locations(session: Session, stmt: Select[Any]) -> list[_Loc]:
@@ -226,7 +230,7 @@ def _id_prefixes(session: Session, dialect: str, prefix: str, limit: int) -> lis
         low = _id_value(dialect, prefix)
         high = low.concat(literal(_TOP, String))
         branch = (
-            select(*_columns(), literal(rank).label("field"))
+            select(*_COLUMNS, literal(rank).label("field"))
             .where(key >= low, key < high)
             .order_by(key, _SL.id)
             .limit(limit)
@@ -242,10 +246,7 @@ def _id_prefixes(session: Session, dialect: str, prefix: str, limit: int) -> lis
 def _id_exact(session: Session, dialect: str, field: str, value: str, limit: int) -> list[_Loc]:
     key = _id_key(dialect, field)
     stmt = (
-        select(*_columns())
-        .where(key == _id_value(dialect, value))
-        .order_by(key, _SL.id)
-        .limit(limit)
+        select(*_COLUMNS).where(key == _id_value(dialect, value)).order_by(key, _SL.id).limit(limit)
     )
     return _locations(session, stmt)
 
@@ -286,7 +287,7 @@ def _full_text(
     if dialect == "sqlite":
         query = _fts_query(dialect, terms, prefix)
         ids = _SQLITE_MATCH.bindparams(fts=query, n=limit).columns(literal_column("rowid"))
-        stmt = select(*_columns()).where(_SL.id.in_(ids.subquery().select())).order_by(_SL.id)
+        stmt = select(*_COLUMNS).where(_SL.id.in_(ids.subquery().select())).order_by(_SL.id)
         return _locations(session, stmt)
     # A one-letter prefix expands, in the GIN index, to every word with that letter: ~30 ms
     # each on a million rows. So such words are checked on the rows that the longer words
@@ -302,7 +303,7 @@ def _full_text(
     # when the words are rarer than it guessed (or always, under a cached generic plan): so
     # sequential scans are off for this one statement.
     match = _PG_MATCH.bindparams(tsquery=_fts_query(dialect, indexed, prefix))
-    stmt = select(*_columns()).where(match).limit(limit)
+    stmt = select(*_COLUMNS).where(match).limit(limit)
     if checked:
         stmt = stmt.where(_PG_CHECK.bindparams(checked=_fts_query(dialect, checked, prefix)))
     before = session.execute(_PG_SEQSCAN_OFF).one()[0]
@@ -390,16 +391,13 @@ def _link_targets(session: Session, links: Sequence[_Link], limit: int) -> list[
     named = {location for _, location, _ in links if location is not None}
     by_id: dict[str, _Loc] = {}
     if named:
-        stmt = select(*_columns()).where(_SL.service_location_id.in_(named))
+        stmt = select(*_COLUMNS).where(_SL.service_location_id.in_(named))
         by_id = {loc.service_location_id: loc for loc in _locations(session, stmt)}
     targets: list[list[_Loc]] = []
     for account, location, _source in links:
         if location is None:
             stmt = (
-                select(*_columns())
-                .where(_SL.account_number == account)
-                .order_by(_SL.id)
-                .limit(limit)
+                select(*_COLUMNS).where(_SL.account_number == account).order_by(_SL.id).limit(limit)
             )
             targets.append(_locations(session, stmt))
         else:

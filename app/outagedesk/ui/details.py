@@ -206,7 +206,16 @@ def _render_message(d: MessageDetails, theme_name: str) -> str:
         parts.append(
             _grid(
                 ["When", "Purpose", "State", "Text"],
-                [[_e(_t(r.at)), _e(r.purpose), _e(r.state), _e(r.body)] for r in d.replies],
+                [
+                    [
+                        _e(_t(r.at)),
+                        _e(r.purpose),
+                        _e(r.state)
+                        + (f"<br><span class='muted'>{_e(r.detail)}</span>" if r.detail else ""),
+                        _e(r.body),
+                    ]
+                    for r in d.replies
+                ],
             )
         )
     else:
