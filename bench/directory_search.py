@@ -130,7 +130,9 @@ def import_cost(work: Path, csv_path: Path, db_url: str | None) -> None:
         full.close()
     print(
         f"search objects cost {with_search - without:+.1f} s "
-        f"({with_search / without - 1:+.0%}) on a {csv_path.stat().st_size / 1e6:.0f} MB import"
+        f"({with_search / without - 1:+.0%}) on a {csv_path.stat().st_size / 1e6:.0f} MB import "
+        f"(load average {os.getloadavg()[0]:.2f})",
+        flush=True,
     )
 
 
@@ -318,8 +320,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep the files")
     parser.add_argument(
         "--import-cost",
-        action="store_true",
-        help="also time the import without the search objects (migrated to 0001 only)",
+        type=int,
+        nargs="?",
+        const=1,
+        default=0,
+        metavar="ROUNDS",
+        help="also time the import without the search objects (migrated to 0001 only) and "
+        "with them, ROUNDS times (default 1)",
+    )
+    parser.add_argument(
+        "--no-search", action="store_true", help="with --import-cost: only time the imports"
     )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -332,8 +342,10 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             write_directory_csv(generate_directory(args.rows, args.seed), csv_path)
             print(f"generated {csv_path.name} in {time.perf_counter() - started:.1f} s")
-        if args.import_cost:
+        for _ in range(args.import_cost):
             import_cost(work, csv_path, args.db_url)
+        if args.import_cost and args.no_search:
+            return 0
 
         database = Database(work, "search", args.db_url)
         engine = database.engine

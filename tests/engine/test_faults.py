@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -165,3 +166,21 @@ def test_number_not_found_marks_the_report_unlinked(db: DbUnderTest, sim: Simula
     with running_engine(db, sim):
         wait_until(lambda: report_states(db) == {"unlinked": 1}, 20, "unlinked")
     assert counts(db)["pending"] == 0
+
+
+def test_a_stop_that_coincides_with_a_wake_up_is_not_lost() -> None:
+    # On Python 3.11 asyncio.wait_for swallows a cancellation that lands in the same loop
+    # step as the event it waits for; the engine's idle waits must not.
+    async def scenario() -> bool:
+        event = asyncio.Event()
+        waiter = asyncio.create_task(OutageEngine._wait_for(event, 5))
+        await asyncio.sleep(0)
+        event.set()
+        waiter.cancel()
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    assert asyncio.run(scenario())

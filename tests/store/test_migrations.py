@@ -52,6 +52,8 @@ def test_a_failed_upgrade_leaves_a_backup_with_the_data(tmp_path: Path) -> None:
     engine.dispose()
     backups = list(tmp_path.glob("desk.db.*.bak"))
     assert len(backups) == 1
-    with sqlite3.connect(backups[0]) as conn:
-        assert conn.execute("SELECT cursor FROM gateway_cursors").fetchone() == ("c-42",)
-    conn.close()
+    backup = sqlite3.connect(backups[0])
+    try:
+        assert backup.execute("SELECT cursor FROM gateway_cursors").fetchone() == ("c-42",)
+    finally:
+        backup.close()

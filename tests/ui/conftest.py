@@ -7,6 +7,7 @@ suite runs with ``filterwarnings = error`` and ``qt_log_level_fail = WARNING``.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -29,7 +30,7 @@ from outagedesk.ui.main_window import MainWindow
 from ui.uisupport import close_window, our_threads
 
 # Fast retries and short long-polls keep the tests quick; nothing else differs from production.
-FAST = {
+FAST: dict[str, Any] = {
     "poll_wait": 0.5,
     "idle_interval": 0.05,
     "backoff_cap": 0.3,

@@ -162,7 +162,9 @@ def test_first_run_dialog_is_awaited_without_exec(
         dialog.gateway_token.setText("t1")
         dialog.oms_url.setText("http://127.0.0.1:9/v1/reports")
         dialog.oms_token.setText("t2")
-        dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save).click()
+        buttons = dialog.findChild(QDialogButtonBox)
+        assert buttons is not None
+        buttons.button(QDialogButtonBox.StandardButton.Save).click()
         return await task
 
     try:
@@ -175,52 +177,3 @@ def test_first_run_dialog_is_awaited_without_exec(
     assert result is not None
     assert result.gateway_url == "http://127.0.0.1:9"
     assert (tmp_path / "settings.toml").exists()
-
-
-class _StubbornEngine:
-    """Stands in for an engine whose forwarder loses one cancellation (Python 3.11's
-    ``asyncio.wait_for`` does that when its event fires in the same loop iteration)."""
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self.swallowed = 0
-
-    async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-
-        async def forward() -> None:
-            while True:
-                try:
-                    await asyncio.sleep(0.05)
-                except asyncio.CancelledError:
-                    if self.swallowed:
-                        raise
-                    self.swallowed += 1
-
-        worker = asyncio.create_task(forward(), name="forward")
-        await self._stopping.wait()
-        worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
-
-    def stop(self) -> None:
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None:
-            loop.call_soon_threadsafe(stopping.set)
-
-
-def test_engine_stop_survives_a_swallowed_cancellation() -> None:
-    from outagedesk.engine.runner import EngineThread
-    from outagedesk.ui.backend import _stop_engine_thread
-
-    engine = _StubbornEngine()
-    thread = EngineThread(engine)  # type: ignore[arg-type]
-    thread.start()
-    deadline = time.monotonic() + 5
-    while engine._stopping is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    started = time.monotonic()
-    assert _stop_engine_thread(thread, timeout=10)
-    assert engine.swallowed == 1
-    assert time.monotonic() - started < 3

@@ -79,7 +79,9 @@ class Feeder:
     def set_state(self, message_id: int, state: str) -> int:
         with self.db.engine.begin() as conn:
             conn.execute(update(Report).where(Report.message_id == message_id).values(state=state))
-            return int(conn.scalar(select(Report.id).where(Report.message_id == message_id)))
+            pk = conn.scalar(select(Report.id).where(Report.message_id == message_id))
+            assert pk is not None
+            return int(pk)
 
 
 @pytest.fixture

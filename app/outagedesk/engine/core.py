@@ -220,6 +220,18 @@ class OutageEngine:
     async def _sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0))
 
+    @staticmethod
+    async def _wait_for(event: asyncio.Event, seconds: float) -> None:
+        """Wait until ``event`` is set or ``seconds`` pass, then clear it.
+
+        Not ``asyncio.wait_for``: on Python 3.11 it swallows a cancellation that arrives in the
+        same loop step as the event, and the engine would then never stop.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await event.wait()
+        event.clear()
+
     def _set_link(
         self, component: str, state: LinkState, detail: str = "", ok: bool = False
     ) -> None:
@@ -361,9 +373,7 @@ class OutageEngine:
         timeout = 5.0
         if due is not None:
             timeout = min(max((due - utcnow()).total_seconds(), 0.05), 5.0)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        self._wake.clear()
+        await self._wait_for(self._wake, timeout)
 
     async def _deliver_batch(
         self, oms: OmsWebhookClient, tasks: list[outbox.ClaimedTask]
@@ -405,9 +415,7 @@ class OutageEngine:
                     outbound.claim_texts, cfg.forward_batch, cfg.lease_seconds, cfg.desk
                 )
                 if not texts:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._texts.wait(), 2.0)
-                    self._texts.clear()
+                    await self._wait_for(self._texts, 2.0)
                     continue
                 results = await self._send_texts(http, texts)
                 await self._db(outbound.record_sends, results, cfg.backoff_cap)

@@ -6,8 +6,6 @@ from a worker thread, never from the GUI thread.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
@@ -15,7 +13,6 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +61,7 @@ class Backend:
         if self.sim is not None:
             self.sim.traffic.stop()
         if self.thread is not None:
-            ok = _stop_engine_thread(self.thread, timeout)
+            ok = self.thread.stop(timeout)
             if not ok:
                 log.error("the engine did not stop within %.0f s; threads:\n%s", timeout, _stacks())
         elif self.engine is not None:
@@ -75,34 +72,6 @@ class Backend:
         if self.scratch_dir is not None:
             shutil.rmtree(self.scratch_dir, ignore_errors=True)
         return ok
-
-
-def _stop_engine_thread(thread: EngineThread, timeout: float) -> bool:
-    """``EngineThread.stop`` that survives a lost cancellation.
-
-    Python 3.11's ``asyncio.wait_for`` swallows a cancellation that arrives in the same loop
-    iteration as the event it waits for (the engine's forwarder idles in one), and the engine
-    then never stops. Until the engine stops using ``wait_for`` there, its worker tasks are
-    cancelled again while we wait.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        if thread.stop(min(0.5, max(deadline - time.monotonic(), 0.0))):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        loop = getattr(thread.engine, "_loop", None)
-        if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_cancel_engine_workers, loop)
-
-
-def _cancel_engine_workers(loop: asyncio.AbstractEventLoop) -> None:
-    for task in asyncio.all_tasks(loop):
-        if task.get_name() in ("poll", "forward") and not task.done():
-            log.warning("the engine's %s task ignored a cancellation; cancelling again",
-                        task.get_name())  # fmt: skip
-            task.cancel()
 
 
 def _stacks() -> str:
