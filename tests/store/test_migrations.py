@@ -10,7 +10,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from outagedesk.store.db import current_revision, head_revision, make_engine, migrate
+from outagedesk.store.db import (
+    current_revision,
+    head_revision,
+    include_object,
+    make_engine,
+    migrate,
+)
 from outagedesk.store.models import Base
 
 from dbsupport import DbUnderTest
@@ -18,7 +24,8 @@ from dbsupport import DbUnderTest
 
 def test_migrated_schema_matches_the_models(db: DbUnderTest) -> None:
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
     assert current_revision(db.engine) == head_revision(db.engine)
 

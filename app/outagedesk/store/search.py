@@ -17,7 +17,14 @@ costs about the same on 1,000 locations as on 1,000,000:
 
 IDs fold ASCII case on SQLite and Unicode case on PostgreSQL (the same for ASCII IDs). Both
 full-text indexes split words at anything that is not a letter or a digit and fold case, but
-keep accents ("pena" does not find "Peña", on either backend).
+keep accents ("pena" does not find "Peña", on either backend). User text only ever reaches the
+full-text engines as quoted words, so its quotes, ``*``, ``&``, ``|``, ``:`` or parentheses are
+never query syntax, and every value travels as a bound parameter.
+
+Name and address matches come in directory order (row id). When more rows match than asked
+for, SQLite returns the lowest ids; PostgreSQL the first ones its GIN bitmap scan meets (in
+table order, which is id order for a bulk-imported directory), sorted by id: finding the
+lowest ids there would mean visiting every match.
 
 Pure SQLAlchemy: no Qt here.
 """
@@ -281,7 +288,7 @@ def _fts_query(dialect: str, terms: Sequence[_Term], prefix: bool) -> str:
 def _full_text(
     session: Session, dialect: str, terms: Sequence[_Term], *, prefix: bool, limit: int
 ) -> list[_Loc]:
-    """Locations whose name or address holds every term, in directory (row id) order."""
+    """Up to ``limit`` locations whose name or address holds every term, sorted by row id."""
     if not terms or limit <= 0:
         return []
     if dialect == "sqlite":

@@ -105,6 +105,9 @@ def _render_message(d: MessageDetails, theme_name: str) -> str:
         parts.append(
             f"<p class='warn'>⚠ {escape(report.state.upper())}: "
             f"{escape(STATE_TIPS[report.state])}</p>"
+            f"<p><a href='outagedesk://link/{d.key}'><b>Link…</b></a> "
+            "<span class='muted'>(Enter on the row, or Ctrl+K): link this number to an "
+            "account and re-send</span></p>"
         )
     if d.revocation_suspected:
         parts.append(

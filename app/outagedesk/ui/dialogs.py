@@ -83,14 +83,15 @@ def keyring_problem() -> str | None:
     """Why tokens cannot go to the OS keyring, or None when they can (may block: worker)."""
     try:
         import keyring
-        from keyring.backends import fail
+        from keyring.backends import fail, null
     except ImportError:
         return "the keyring package is not installed"
     try:
         backend = keyring.get_keyring()
     except Exception as exc:  # noqa: BLE001 - any failure means "no keyring"
         return str(exc)
-    if isinstance(backend, fail.Keyring):
+    if isinstance(backend, fail.Keyring | null.Keyring):
+        # The null backend accepts a token and forgets it: as good as none.
         return "no OS keyring service was found (is a Secret Service or KWallet running?)"
     chained = getattr(backend, "backends", None)
     if chained is not None and not chained:

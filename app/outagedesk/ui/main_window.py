@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import (
     QByteArray,
     QItemSelectionModel,
@@ -15,6 +16,7 @@ from PySide6.QtCore import (
     QSettings,
     Qt,
     QTimer,
+    QUrl,
     Signal,
 )
 from PySide6.QtGui import (
@@ -64,10 +66,21 @@ from outagedesk.ui.feed_model import (
     C_TEXT,
     C_TIME,
     F_NEEDS_LINK,
+    R_REPORT,
     FeedModel,
     filter_label,
 )
+from outagedesk.ui.link_dialog import (
+    Failure,
+    LinkDialog,
+    LinkResult,
+    ReportRef,
+    actor_for,
+    do_resend,
+    submit_write,
+)
 from outagedesk.ui.notify import Notifier
+from outagedesk.ui.number_panel import NumberPanel
 from outagedesk.ui.status import ConnectionBanner, RateMeter, StatusIndicator, banner_problem
 from outagedesk.ui.worker import DbWorker
 
@@ -122,6 +135,9 @@ class MainWindow(QMainWindow):
         self._details_key: int | None = None
         self._stopper: threading.Thread | None = None
         self._rate = RateMeter()
+        self.link_dialog: LinkDialog | None = None
+        self.number_panel: NumberPanel | None = None
+        self.resend_box: QMessageBox | None = None
 
         self.worker = DbWorker(backend.db.engine, self)
         self.worker.failed.connect(self._show_error)
@@ -223,7 +239,8 @@ class MainWindow(QMainWindow):
         self.view.setAccessibleName("Live feed of inbound texts, newest first")
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Extended: "Re-send selected…" works on several reports (Shift/Ctrl+click or arrows).
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setAlternatingRowColors(True)
         self.view.setShowGrid(False)
         self.view.setWordWrap(False)
@@ -366,6 +383,18 @@ class MainWindow(QMainWindow):
         self._action(go, "N&ewest text", self.go_newest, ("Ctrl+Home",), name="actionNewest")
         self._action(go, "&Feed", self.focus_feed, ("Ctrl+L", "F6"), name="actionFocusFeed")
 
+        act = menus.addMenu("&Actions")
+        self._action(
+            act, "&Link number…", self.link_current, ("Ctrl+K",), name="actionLink"
+        )  # fmt: skip
+        self._action(
+            act, "&Re-send selected…", self.resend_selected, ("Ctrl+Shift+R",),
+            name="actionResendSelected",
+        )  # fmt: skip
+        self._action(
+            act, "&Number…", lambda: self.show_number_panel(), ("Ctrl+N",), name="actionNumber"
+        )
+
         if self.backend.sim is not None:
             demo = menus.addMenu("&Demo")
             self._action(
@@ -415,6 +444,8 @@ class MainWindow(QMainWindow):
         self._backendStopped.connect(self._on_backend_stopped, queued)
         self.status_gateway.clicked.connect(lambda: self._explain(self.status_gateway))
         self.status_oms.clicked.connect(lambda: self._explain(self.status_oms))
+        self.view.doubleClicked.connect(self._row_activated)
+        self.details.anchorClicked.connect(self._details_link)
 
     # -- persisted state ---------------------------------------------------------------------
     def _restore_state(self) -> None:
@@ -548,6 +579,10 @@ class MainWindow(QMainWindow):
             self._schedule_details()
 
     def _show_details_of_current(self) -> None:
+        index = self.view.currentIndex()
+        if index.isValid() and self.model.flags_at(index.row()) & F_NEEDS_LINK:
+            self.link_current()
+            return
         if not self.details_action.isChecked():
             self.details_action.setChecked(True)
         self.details.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -584,6 +619,133 @@ class MainWindow(QMainWindow):
         scroll = self.details.verticalScrollBar().value()
         self.details.setHtml(details_html.render(value, self.theme_name))
         self.details.verticalScrollBar().setValue(scroll)
+
+    # -- linking -----------------------------------------------------------------------------
+    def _row_activated(self, index: QModelIndex) -> None:
+        if index.isValid() and self.model.flags_at(index.row()) & F_NEEDS_LINK:
+            self.link_current()
+
+    def _details_link(self, url: QUrl) -> None:
+        if url.scheme() == "outagedesk" and url.host() == "link":
+            key = url.path().strip("/")
+            if key.lstrip("-").isdigit():
+                self.open_link_dialog(int(key))
+
+    def link_current(self) -> None:
+        index = self.view.currentIndex()
+        key = self.model.key_at(index.row()) if index.isValid() else None
+        if key is None or key < 0:
+            self.statusBar().showMessage("Select a report to link first (F8: next one).", 6000)
+            return
+        self.open_link_dialog(key)
+
+    def open_link_dialog(self, key: int) -> None:
+        if self.stopping:
+            return
+        self.worker.submit(partial(_job_details, key), self._on_link_details)
+
+    def _on_link_details(self, d: Any) -> None:
+        if self.stopping or d is None or not hasattr(d, "phone"):
+            return
+        report = d.report
+        ref = ReportRef(
+            d.phone,
+            d.body,
+            report.pk if report else None,
+            report.report_id if report else None,
+            report.revision if report else 1,
+            report.state if report else None,
+        )
+        old = self.link_dialog
+        if old is not None and shiboken6.isValid(old) and old.isVisible():
+            old.close()
+        engine = self.backend.engine
+        dialog = LinkDialog(
+            ref,
+            worker=self.worker,
+            sessions=self.backend.db.sessions,
+            actor=actor_for(self.backend.settings.desk),
+            policy=engine.config.replies if engine is not None else None,
+            wake=engine.wake_forwarder if engine is not None else None,
+            parent=self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.linked.connect(self._on_linked)
+        self.link_dialog = dialog
+        dialog.show()
+        dialog.activateWindow()  # keyboard-first: typing goes to its search field at once
+
+    def _on_linked(self, summary: str) -> None:
+        self.statusBar().showMessage(summary, 15000)
+        self._details_key = None
+        self._schedule_details()
+
+    def selected_report_pks(self) -> list[int]:
+        rows = {i.row() for i in self.view.selectionModel().selectedRows()}
+        current = self.view.currentIndex()
+        if not rows and current.isValid():
+            rows = {current.row()}
+        pks = {int(self.model.row_tuple(r)[R_REPORT]) for r in rows}
+        return sorted(pk for pk in pks if pk > 0)
+
+    def resend_selected(self) -> None:
+        pks = self.selected_report_pks()
+        if not pks:
+            self.statusBar().showMessage("No report among the selected rows.", 6000)
+            return
+        box = QMessageBox(self)
+        box.setObjectName("resendConfirm")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Re-send reports")
+        n = len(pks)
+        box.setText(f"Re-send {n} report{'s' if n != 1 else ''} to the OMS as a new revision?")
+        box.setInformativeText("Reports that already have a ticket are skipped.")
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(partial(self._on_resend_confirmed, pks))
+        self.resend_box = box
+        box.open()
+
+    def _on_resend_confirmed(self, pks: list[int], code: int) -> None:
+        self.resend_box = None
+        if code != QMessageBox.StandardButton.Yes.value or self.stopping:
+            return
+        actor = actor_for(self.backend.settings.desk)
+        submit_write(
+            self.worker, self.backend.db.sessions, partial(do_resend, actor, pks), self._on_resent
+        )
+
+    def _on_resent(self, result: LinkResult | Failure) -> None:
+        if isinstance(result, Failure):
+            self._show_error(result.message)
+            return
+        if result.resent and self.backend.engine is not None:
+            self.backend.engine.wake_forwarder()
+        n = len(result.resent)
+        self.statusBar().showMessage(
+            f"Re-sent {n} report{'s' if n != 1 else ''} to the OMS as a new revision"
+            + ("." if n else " (every selected report already has a ticket)."),
+            15000,
+        )
+
+    def show_number_panel(self, phone: str | None = None) -> None:
+        if phone is None:
+            index = self.view.currentIndex()
+            row = self.model.row_tuple(index.row()) if index.isValid() else None
+            phone = _e164_of(row)
+        panel = NumberPanel(
+            worker=self.worker,
+            sessions=self.backend.db.sessions,
+            actor=actor_for(self.backend.settings.desk),
+            phone=phone,
+            parent=self,
+        )
+        panel.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        panel.linkRemoved.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.number_panel = panel
+        panel.show()
+        panel.activateWindow()
 
     # -- live updates ------------------------------------------------------------------------
     def _on_messages_stored(self, event: Any) -> None:
@@ -837,3 +999,15 @@ class MainWindow(QMainWindow):
 
 def _job_details(key: int, session: Any) -> Any:
     return feed.details(session, key)
+
+
+def _e164_of(row: tuple[Any, ...] | None) -> str | None:
+    """The selected row's phone for the Number panel (the feed shows it formatted)."""
+    if row is None:
+        return None
+    from outagedesk.domain.phones import InvalidPhoneError, normalize_phone
+
+    try:
+        return normalize_phone(str(row[C_PHONE]))
+    except InvalidPhoneError:
+        return None

@@ -90,7 +90,8 @@ _POSTGRES_UP = (
         for col in _ID_COLUMNS
     ),
     "CREATE INDEX ix_service_locations_fts ON service_locations USING gin "
-    "(to_tsvector('simple'::regconfig, customer_name || ' ' || service_address))",
+    "(to_tsvector('simple'::regconfig, customer_name || ' ' || service_address)) "
+    "WITH (fastupdate = off)",
 )
 
 _POSTGRES_DOWN = (
