@@ -57,6 +57,33 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def make_reader_engine(engine: Engine) -> tuple[Engine, bool]:
+    """An engine for reads beside ``engine``; True when the caller must dispose it.
+
+    SQLite writers here begin IMMEDIATE; a window or dialog reading through them would queue
+    behind a long import. Readers begin deferred and are query-only: in WAL mode they neither
+    block the writer nor wait for it. Other backends need nothing special.
+    """
+    if engine.url.get_backend_name() != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return engine, False
+    reader = create_engine(engine.url)
+    event.listen(reader, "connect", _sqlite_reader_pragmas)
+    event.listen(reader, "begin", _sqlite_begin_deferred)
+    return reader, True
+
+
+def _sqlite_reader_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA query_only=ON")
+    cur.close()
+
+
+def _sqlite_begin_deferred(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -54,15 +54,7 @@ from sqlalchemy.orm import Session
 from outagedesk.domain.phones import InvalidPhoneError, normalize_phone
 from outagedesk.store.models import PhoneLink, ServiceLocation
 
-__all__ = [
-    "SEARCH_INDEXES",
-    "SEARCH_TABLE",
-    "LocationHit",
-    "include_name",
-    "is_search_object",
-    "search_directory",
-    "suggest_for_message",
-]
+__all__ = ["MAX_LINKED_PHONES", "LocationHit", "search_directory", "suggest_for_message"]
 
 
 @dataclass(frozen=True)
@@ -85,36 +77,6 @@ class LocationHit:
 
 
 MAX_LINKED_PHONES = 10
-
-# --------------------------------------------------------------------------- schema objects
-
-SEARCH_TABLE = "service_locations_fts"
-"""The SQLite FTS5 table of migration 0002 (its shadow tables share the name as a prefix)."""
-
-SEARCH_INDEXES = frozenset(
-    {
-        "ix_service_locations_account_number_ci",
-        "ix_service_locations_service_location_id_ci",
-        "ix_service_locations_meter_id_ci",
-        "ix_service_locations_fts",
-    }
-)
-"""Indexes of migration 0002 that the models do not describe."""
-
-
-def is_search_object(name: str | None, type_: str) -> bool:
-    """True for a table or index that migration 0002 creates outside the models."""
-    if name is None:
-        return False
-    if type_ == "table":
-        return name == SEARCH_TABLE or name.startswith(f"{SEARCH_TABLE}_")
-    return type_ == "index" and name in SEARCH_INDEXES
-
-
-def include_name(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:
-    """An Alembic ``include_name`` hook that leaves the search objects out of autogenerate."""
-    return not is_search_object(name, type_)
-
 
 # --------------------------------------------------------------------------- query pieces
 

@@ -971,6 +971,9 @@ class MainWindow(QMainWindow):
             self._search_timer,
         ):
             timer.stop()
+        for dialog in (self.link_dialog, self.number_panel):
+            if dialog is not None and shiboken6.isValid(dialog):
+                dialog.close()
         self.model.stop()
         self.bridge.close()
         self.notifier.close()

@@ -10,15 +10,16 @@ make every read queue behind the engine's writes and block them in turn).
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Qt, Signal
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from outagedesk.store.db import make_reader_engine
 
 log = logging.getLogger(__name__)
 
@@ -27,24 +28,7 @@ T = TypeVar("T")
 
 def reader_engine(engine: Engine) -> tuple[Engine, bool]:
     """An engine for reads next to ``engine``; True when it is ours to dispose."""
-    if engine.url.get_backend_name() != "sqlite" or engine.url.database in (None, "", ":memory:"):
-        return engine, False
-    reader = create_engine(engine.url)
-
-    def on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.execute("PRAGMA query_only=ON")
-        cur.close()
-
-    def on_begin(conn: Any) -> None:
-        # Deferred: in WAL mode a read never blocks the writer, nor waits for it.
-        conn.exec_driver_sql("BEGIN")
-
-    event.listen(reader, "connect", on_connect)
-    event.listen(reader, "begin", on_begin)
-    return reader, True
+    return make_reader_engine(engine)
 
 
 class DbWorker(QObject):
