@@ -39,6 +39,11 @@ def main() -> None:
     parser.add_argument("--page", type=int, default=1000, help="gateway page size")
     parser.add_argument("--concurrency", type=int, default=None, help="OMS requests in flight")
     parser.add_argument("--import-rows", type=int, default=0, help="also time a directory import")
+    parser.add_argument(
+        "--ack-outages",
+        action="store_true",
+        help="also text an acknowledgement for every outage (off: measure the OMS path alone)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,7 +58,11 @@ def main() -> None:
 
         stored_q = select(func.count()).select_from(InboundMessage)
         quarantined_q = select(func.count()).select_from(QuarantinedMessage)
-        pending_q = select(func.count()).select_from(OutboxTask).where(OutboxTask.done.is_(False))
+        pending_q = (
+            select(func.count())
+            .select_from(OutboxTask)
+            .where(OutboxTask.done.is_(False), OutboxTask.kind == "oms")
+        )
 
         with Simulator(seed=5, directory_size=2_000) as sim:
             import_directory_rows(db, sim.directory)
@@ -68,6 +77,7 @@ def main() -> None:
                 "OUTAGEDESK_POLL_LIMIT": str(args.page),
                 "OUTAGEDESK_POLL_WAIT": "1",
                 "OUTAGEDESK_STATUS_INTERVAL": "3600",
+                "OUTAGEDESK_ACK_OUTAGES": "yes" if args.ack_outages else "no",
             }
             if args.concurrency:
                 env["OUTAGEDESK_FORWARD_CONCURRENCY"] = str(args.concurrency)
@@ -108,7 +118,8 @@ def main() -> None:
                 engine.send_signal(signal.SIGTERM)
                 engine.wait(60)
         db.dispose()
-        print(f"database: {db.url.get_backend_name()}, page {args.page}")
+        acks = "with" if args.ack_outages else "without"
+        print(f"database: {db.url.get_backend_name()}, page {args.page}, {acks} outage acks")
 
         if args.import_rows:
             subprocess.run(

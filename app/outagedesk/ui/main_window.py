@@ -55,6 +55,7 @@ from outagedesk.ui import details as details_html
 from outagedesk.ui import theme
 from outagedesk.ui.backend import Backend
 from outagedesk.ui.bridge import EngineBridge
+from outagedesk.ui.consent_screen import ConsentScreen
 from outagedesk.ui.dialogs import ShortcutsDialog
 from outagedesk.ui.feed_model import (
     C_ACCOUNT,
@@ -66,6 +67,7 @@ from outagedesk.ui.feed_model import (
     C_TEXT,
     C_TIME,
     F_NEEDS_LINK,
+    F_REVOCATION,
     R_REPORT,
     FeedModel,
     filter_label,
@@ -137,6 +139,7 @@ class MainWindow(QMainWindow):
         self._rate = RateMeter()
         self.link_dialog: LinkDialog | None = None
         self.number_panel: NumberPanel | None = None
+        self.consent_screen: ConsentScreen | None = None
         self.resend_box: QMessageBox | None = None
 
         self.worker = DbWorker(backend.db.engine, self)
@@ -394,6 +397,18 @@ class MainWindow(QMainWindow):
         self._action(
             act, "&Number…", lambda: self.show_number_panel(), ("Ctrl+N",), name="actionNumber"
         )
+        self._action(
+            act, "Check &opt-in / force opt-out…", lambda: self.show_consent_screen(),
+            ("Ctrl+Shift+O",), name="actionConsent",
+        )  # fmt: skip
+        self.confirm_opt_out_action = self._action(
+            act, "&Confirm as opt-out…", self.confirm_revocation, ("Ctrl+Shift+X",),
+            name="actionConfirmOptOut",
+        )  # fmt: skip
+        self.confirm_opt_out_action.setEnabled(False)
+        self.confirm_opt_out_action.setToolTip(
+            "The selected text reads like a revocation: apply it as an opt-out"
+        )
 
         if self.backend.sim is not None:
             demo = menus.addMenu("&Demo")
@@ -589,6 +604,12 @@ class MainWindow(QMainWindow):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._schedule_details()
+        self._update_revocation_action()
+
+    def _update_revocation_action(self) -> None:
+        index = self.view.currentIndex()
+        flagged = index.isValid() and bool(self.model.flags_at(index.row()) & F_REVOCATION)
+        self.confirm_opt_out_action.setEnabled(flagged)
 
     def _schedule_details(self) -> None:
         if self.details.isVisible() or self.details_action.isChecked():
@@ -746,6 +767,53 @@ class MainWindow(QMainWindow):
         self.number_panel = panel
         panel.show()
         panel.activateWindow()
+
+    def show_consent_screen(self, phone: str | None = None, reason: str = "") -> None:
+        if self.stopping:
+            return
+        if phone is None:
+            index = self.view.currentIndex()
+            row = self.model.row_tuple(index.row()) if index.isValid() else None
+            phone = _e164_of(row)
+        old = self.consent_screen
+        if old is not None and shiboken6.isValid(old) and old.isVisible():
+            old.close()
+        settings = self.backend.settings
+        engine = self.backend.engine
+        screen = ConsentScreen(
+            worker=self.worker,
+            sessions=self.backend.db.sessions,
+            actor=actor_for(settings.desk),
+            gateway_url=settings.gateway_url,
+            gateway_token=settings.gateway_token,
+            region=settings.region,
+            wake=engine.wake_forwarder if engine is not None else None,
+            phone=phone,
+            reason=reason,
+            parent=self,
+        )
+        screen.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        screen.optedOut.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.consent_screen = screen
+        screen.show()
+        screen.activateWindow()
+        if reason:
+            screen.reason.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def confirm_revocation(self) -> None:
+        """The selected text reads like a revocation: open the consent screen to apply it."""
+        index = self.view.currentIndex()
+        key = self.model.key_at(index.row()) if index.isValid() else None
+        if key is None or not self.model.flags_at(index.row()) & F_REVOCATION:
+            self.statusBar().showMessage("The selected text is not flagged as a revocation.", 6000)
+            return
+        self.worker.submit(partial(_job_details, key), self._on_revocation_details)
+
+    def _on_revocation_details(self, d: Any) -> None:
+        if self.stopping or d is None or not getattr(d, "phone", None):
+            return
+        body = " ".join(str(d.body).split())
+        self.show_consent_screen(d.phone, reason=f"revocation text: {body}")
 
     # -- live updates ------------------------------------------------------------------------
     def _on_messages_stored(self, event: Any) -> None:
@@ -971,7 +1039,7 @@ class MainWindow(QMainWindow):
             self._search_timer,
         ):
             timer.stop()
-        for dialog in (self.link_dialog, self.number_panel):
+        for dialog in (self.link_dialog, self.number_panel, self.consent_screen):
             if dialog is not None and shiboken6.isValid(dialog):
                 dialog.close()
         self.model.stop()
