@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from outagedesk.domain.consent import ALL_KEYWORDS, Purpose, may_send
+from outagedesk.domain.consent import ALL_KEYWORDS, ConsentState, Purpose, may_send
 from outagedesk.domain.keywords import Classification, Classifier, MessageKind
 from outagedesk.domain.replies import ReplyPolicy
 from outagedesk.domain.reports import (
@@ -42,6 +42,7 @@ from outagedesk.store.models import (
 from outagedesk.store.outbound import consent_states, text_key, text_rows
 
 OMS_TASK = "oms"
+HISTORY_DEPENDENT_REPLIES = frozenset({Purpose.UNKNOWN_HINT, Purpose.OPT_OUT_CONFIRMATION})
 
 # Core tables, not ORM classes: the ORM's bulk path splits batches whenever a value is None
 # and then re-joins the RETURNING rows, which turns a page into thousands of statements.
@@ -288,10 +289,16 @@ def _queue_replies(
     ]
     if not wanted:
         return 0
-    # Consent as it stood before this page; the page's own records are replayed below.
-    states = consent_states(
-        session, {msg.phone for msg, _, _ in wanted}, before_messages=message_pks
-    )
+    # A keyword text opts its number in to that keyword, so its own reply never depends on
+    # the past: only a hint to unknown text and an opt-out confirmation ("was it already
+    # out?") need the number's history. Those numbers' consent is read as it stood before
+    # this page; every number's records in the page are then replayed in order.
+    history_needed = {
+        msg.phone for msg, _, purpose in wanted if purpose in HISTORY_DEPENDENT_REPLIES
+    }
+    states = consent_states(session, history_needed, before_messages=message_pks)
+    for msg, _, _ in wanted:
+        states.setdefault(msg.phone, ConsentState())
     owed: dict[str, Purpose | None] = {msg.id: purpose for msg, _, purpose in wanted}
     rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for msg, verdict in zip(messages, verdicts, strict=True):
