@@ -73,6 +73,11 @@ def parse_timestamp(value: object) -> datetime:
     return stamp.astimezone(UTC)
 
 
+def format_timestamp(stamp: datetime) -> str:
+    """RFC 3339 in UTC with ``Z``, as the specs write times."""
+    return stamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _optional_str(obj: dict[str, Any], key: str, limit: int) -> str | None:
     value = obj.get(key)
     if value is None:

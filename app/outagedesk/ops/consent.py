@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outagedesk.domain.consent import ALL_KEYWORDS
+from outagedesk.gateway.contract import format_timestamp
 from outagedesk.ops.base import Actor, OperationError, audit
 from outagedesk.store.models import ConsentRecord, InboundMessage, OutboxTask, utcnow
 from outagedesk.store.outbound import GATEWAY_OPT_OUT_TASK, consent_states
@@ -98,7 +99,7 @@ def export_consent_csv(
     for record, message_id, body in session.execute(query.execution_options(yield_per=1000)):
         writer.writerow(
             [
-                record.at.isoformat().replace("+00:00", "Z"),
+                format_timestamp(record.at),
                 record.phone,
                 "all" if record.keyword == ALL_KEYWORDS else record.keyword,
                 "opted_in" if record.opted_in else "opted_out",

@@ -16,6 +16,7 @@ from outagedesk.domain.reports import (
     idempotency_key,
     oms_payload,
 )
+from outagedesk.gateway.contract import format_timestamp
 from outagedesk.ops.base import Actor, OperationError, audit
 from outagedesk.store.ingest import OMS_TASK
 from outagedesk.store.links import link_targets
@@ -111,7 +112,7 @@ def resend_reports(
             revision=report.revision,
             message_id=message.gateway_message_id,
             phone=report.phone,
-            received_at=message.received_at.isoformat().replace("+00:00", "Z"),
+            received_at=format_timestamp(message.received_at),
             short_code=message.to,
             keyword=message.keyword,
             body=message.body,

@@ -26,7 +26,7 @@ from outagedesk.domain.reports import (
     idempotency_key,
     oms_payload,
 )
-from outagedesk.gateway.contract import GatewayMessage, Page
+from outagedesk.gateway.contract import GatewayMessage, Page, format_timestamp
 from outagedesk.store.links import link_targets
 from outagedesk.store.models import (
     Base,
@@ -81,10 +81,6 @@ def load_cursor(session: Session, gateway: str) -> str | None:
 
 def new_report_id() -> str:
     return f"r-{uuid.uuid4().hex[:16]}"
-
-
-def _rfc3339(msg: GatewayMessage) -> str:
-    return msg.received_at.isoformat().replace("+00:00", "Z")
 
 
 def ingest_page(session: Session, gateway: str, page: Page, policy: IngestPolicy) -> IngestResult:
@@ -194,7 +190,7 @@ def ingest_page(session: Session, gateway: str, page: Page, policy: IngestPolicy
                 revision=1,
                 message_id=msg.id,
                 phone=msg.phone,
-                received_at=_rfc3339(msg),
+                received_at=format_timestamp(msg.received_at),
                 short_code=msg.to,
                 keyword=verdict.keyword,
                 body=msg.body,
