@@ -19,6 +19,7 @@ OPS_COMMANDS = {
     "resend": "run_resend",
     "opt-out": "run_opt_out",
     "export-consent": "run_export",
+    "templates": "run_templates",
 }
 
 
@@ -106,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(export, top=False)
     ops_commands.add_export_arguments(export)
+
+    templates = sub.add_parser(
+        "templates",
+        help="show every automatic reply with its SMS length (edit them in [reply_templates])",
+        **sub_kwargs,
+    )
+    _common(templates, top=False)
 
     sim = sub.add_parser("sim", help="run the simulator gateway and OMS on loopback", **sub_kwargs)
     from outagedesk.sim import cli as sim_cli

@@ -60,6 +60,8 @@ class Settings:
     ack_outages: bool = True
     provider_answers: tuple[str, ...] = ()
     """Reply families the SMS provider answers itself (help, opt_out, opt_in): never doubled."""
+    reply_templates: dict[str, str] = field(default_factory=dict)
+    """Replacement reply texts by purpose (a ``[reply_templates]`` table in the file)."""
     log_level: str = "INFO"
 
     @property
@@ -79,6 +81,8 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in skip or value is None:
+                continue
+            if value == {}:
                 continue
             out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
@@ -105,6 +109,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return float(value)
         if kind.startswith("int"):
             return int(value)
+        if kind.startswith("dict"):
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise ValueError(value)
+            return dict(value)
         if kind.startswith("tuple"):
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(str(i).strip() for i in items if str(i).strip())

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from outagedesk.config import Settings, SettingsError
-from outagedesk.domain.replies import PROVIDER_FAMILIES, ReplyPolicy
+from outagedesk.domain.replies import PROVIDER_FAMILIES, ReplyPolicy, template_problems
 from outagedesk.engine.core import EngineConfig
 from outagedesk.store.db import make_engine, migrate, session_factory
 
@@ -88,8 +88,12 @@ def reply_policy(settings: Settings) -> ReplyPolicy:
             f"provider_answers: unknown reply family {sorted(unknown)[0]!r} "
             f"(use {', '.join(PROVIDER_FAMILIES)})"
         )
+    problems = template_problems(settings.reply_templates)
+    if problems:
+        raise SettingsError(f"reply_templates: {problems[0]}")
     return ReplyPolicy(
         program=settings.program_name,
+        templates=tuple(sorted(settings.reply_templates.items())),
         support=settings.support_contact,
         provider_answers=frozenset(settings.provider_answers),
         acknowledge_outages=settings.ack_outages,

@@ -127,3 +127,29 @@ def test_opt_out_needs_a_reason(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["opt-out", "2085550150"])
     assert "--reason" in capsys.readouterr().err
+
+
+def test_templates_from_the_settings_file_with_their_cost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings_file = tmp_path / "settings.toml"
+    settings_file.write_text(
+        '[reply_templates]\noutage_ack = "{program}: got it 🙂. STOP to opt out."\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("OUTAGEDESK_CONFIG_FILE", str(settings_file))
+    assert main(["templates"]) == 0
+    out = capsys.readouterr().out
+    assert "outage_ack (settings; UCS-2, 47 characters, 1 segment)" in out
+    assert "OutageDesk Utility: got it 🙂. STOP to opt out." in out
+    assert "help (default; GSM-7" in out
+
+
+def test_a_bad_template_is_refused_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings_file = tmp_path / "settings.toml"
+    settings_file.write_text('[reply_templates]\nhelp = "{programme}"\n', encoding="utf-8")
+    monkeypatch.setenv("OUTAGEDESK_CONFIG_FILE", str(settings_file))
+    assert main(["templates"]) == 2
+    assert "unknown placeholder {programme}" in capsys.readouterr().err

@@ -271,3 +271,13 @@ def test_no_text_beyond_the_owed_ones_reaches_an_opted_out_number(
                 state.apply(keyword, opted_in)
                 transitions += int(keyword == "*" and not opted_in and not before)
             assert len(confirmations) == transitions
+
+
+def test_template_problems_name_the_fix() -> None:
+    from outagedesk.domain.replies import template_problems
+
+    assert template_problems({"outage_ack": "{program}: got it at {address}"}) == []
+    assert "unknown reply 'ack'" in template_problems({"ack": "x"})[0]
+    assert "{programme}" in template_problems({"help": "{programme}"})[0]
+    assert "empty" in template_problems({"help": "  "})[0]
+    assert "help:" in template_problems({"help": "{unclosed"})[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import string
 from dataclasses import dataclass
 
 from outagedesk.domain.consent import Purpose
@@ -64,6 +65,32 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "{program}: thanks, we've linked your number to {address}; your outage is reported."
     ),
 }
+
+PLACEHOLDERS = frozenset({"program", "support", "address"})
+
+
+def template_problems(templates: dict[str, str]) -> list[str]:
+    """What is wrong with replacement templates, in words for the settings file's editor."""
+    problems = []
+    for purpose, text in templates.items():
+        if purpose not in {p.value for p in Purpose}:
+            known = ", ".join(p.value for p in Purpose)
+            problems.append(f"unknown reply {purpose!r} (use one of {known})")
+            continue
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+        except ValueError as exc:
+            problems.append(f"{purpose}: {exc}")
+            continue
+        if names - PLACEHOLDERS:
+            problems.append(
+                f"{purpose}: unknown placeholder {{{sorted(names - PLACEHOLDERS)[0]}}} "
+                f"(use {{program}}, {{support}} or {{address}})"
+            )
+        if not text.strip():
+            problems.append(f"{purpose}: the text is empty")
+    return problems
+
 
 _PURPOSE_FOR_KIND = {
     MessageKind.HELP: Purpose.HELP,

@@ -8,12 +8,14 @@ import sys
 from datetime import UTC, datetime
 
 from outagedesk.config import Settings, SettingsError
+from outagedesk.domain.consent import Purpose
+from outagedesk.domain.replies import count_segments
 from outagedesk.gateway.contract import parse_timestamp
 from outagedesk.ops.base import Actor, OperationError
 from outagedesk.ops.consent import export_consent_csv, force_opt_out
 from outagedesk.ops.links import link_phone, phone_for
 from outagedesk.ops.resend import Resent, reports_to_resend, resend_reports
-from outagedesk.runtime import open_database
+from outagedesk.runtime import open_database, reply_policy
 
 STATES = ("held", "queued", "retrying", "forwarded", "unlinked", "rejected")
 
@@ -168,4 +170,19 @@ def run_export(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         db.close()
     print(f"{rows} consent record(s) exported", file=sys.stderr)
+    return 0
+
+
+def run_templates(settings: Settings, args: argparse.Namespace) -> int:
+    """Every automatic reply as the customer will read it, with its SMS cost."""
+    policy = reply_policy(settings)
+    for purpose in Purpose:
+        text = policy.render(purpose, address="12 Main St")
+        cost = count_segments(text)
+        origin = "settings" if purpose.value in settings.reply_templates else "default"
+        print(
+            f"{purpose.value} ({origin}; {cost.encoding}, {cost.units} characters, "
+            f"{cost.segments} segment{'s' if cost.segments != 1 else ''})"
+        )
+        print(f"  {text}")
     return 0
