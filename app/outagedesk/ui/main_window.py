@@ -301,6 +301,14 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.status_oms)
         bar.addPermanentWidget(self.status_gateway)
 
+    def show_templates(self) -> None:
+        """Edit the automatic replies (non-modal; saved to the settings file)."""
+        from outagedesk.ui.templates_dialog import TemplatesDialog
+
+        dialog = TemplatesDialog(self.backend.settings, self)
+        dialog.open()
+        self.templates_dialog = dialog
+
     def _action(
         self,
         menu: Any,
@@ -331,6 +339,8 @@ class MainWindow(QMainWindow):
         menus = self.menuBar()
         menus.setAccessibleName("Menu bar")
         file_menu = menus.addMenu("&File")
+        self._action(file_menu, "&Reply templates…", self.show_templates, name="actionTemplates")
+        file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, ("Ctrl+Q",), name="actionQuit")
 
         view = menus.addMenu("&View")
