@@ -78,6 +78,13 @@ def counts(db: DbUnderTest) -> dict[str, int]:
                 select(func.count()).select_from(OutboxTask).where(OutboxTask.done.is_(False))
             )
             or 0,
+            # Deliveries to the OMS alone (replies to customers have their own pace).
+            "pending_oms": s.scalar(
+                select(func.count())
+                .select_from(OutboxTask)
+                .where(OutboxTask.done.is_(False), OutboxTask.kind == "oms")
+            )
+            or 0,
         }
 
 

@@ -140,7 +140,7 @@ def test_oms_down_keeps_reports_queued_then_forwards(
         sim.gateway.add_message(from_=KNOWN, body=f"OUT {n}")
     with running_engine(sqlite_db, sim) as engine:
         wait_until(lambda: oms_state(engine) is LinkState.OFFLINE, 20, "OMS offline")
-        assert counts(sqlite_db)["pending"] == 5
+        assert counts(sqlite_db)["pending_oms"] == 5
         assert set(report_states(sqlite_db)) <= {"queued", "retrying"}
         sim.oms.set_down(False)
         wait_until(lambda: report_states(sqlite_db) == {"forwarded": 5}, 30, "five tickets")
@@ -156,7 +156,7 @@ def test_oms_401_pauses_forwarding_and_keeps_everything_queued(
     with running_engine(db, sim, auth_retry_seconds=0.3) as engine:
         wait_until(lambda: oms_state(engine) is LinkState.AUTH_ERROR, 20, "OMS auth error")
         assert report_states(db) == {"queued": 1}
-        assert counts(db)["pending"] == 1
+        assert counts(db)["pending_oms"] == 1
         sim.oms.token = good_token
         wait_until(lambda: report_states(db) == {"forwarded": 1}, 30, "the ticket")
 
@@ -165,7 +165,7 @@ def test_number_not_found_marks_the_report_unlinked(db: DbUnderTest, sim: Simula
     sim.gateway.add_message(from_="+12085550150", body="OUT")
     with running_engine(db, sim):
         wait_until(lambda: report_states(db) == {"unlinked": 1}, 20, "unlinked")
-    assert counts(db)["pending"] == 0
+    assert counts(db)["pending_oms"] == 0
 
 
 def test_a_stop_that_coincides_with_a_wake_up_is_not_lost() -> None:

@@ -409,6 +409,7 @@ class OutageEngine:
         failures = 0
         assert self._texts is not None
         while True:
+            await self._yield_to_backlog()
             try:
                 await self._pass_on_opt_outs(http)
                 texts = await self._db(
@@ -432,6 +433,18 @@ class OutageEngine:
                 await self._sleep(backoff_delay(failures, cap=cfg.backoff_cap))
             else:
                 failures = 0
+
+    async def _yield_to_backlog(self, most: float = 5.0) -> None:
+        """While the gateway still holds a backlog, storing it comes first: texts wait a few
+        seconds at most, so replies stay prompt but never slow a storm's intake."""
+        waited = 0.0
+        while waited < most:
+            with self._status_lock:
+                backlog = self._status.gateway_has_more
+            if not backlog:
+                return
+            await asyncio.sleep(0.1)
+            waited += 0.1
 
     async def _pass_on_opt_outs(self, http: httpx.AsyncClient) -> None:
         """Forced opt-outs recorded here are passed on to the gateway's registry."""
