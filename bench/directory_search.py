@@ -29,13 +29,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session
 
 from outagedesk.directory import import_accounts_csv
@@ -44,29 +43,10 @@ from outagedesk.store.db import alembic_config, make_engine, migrate, session_fa
 from outagedesk.store.models import PhoneLink, ServiceLocation, utcnow
 from outagedesk.store.search import search_directory, suggest_for_message
 
+from pgschema import drop_schema, postgres_schema
+
 NO_MATCH = ("zqxv", "qwzzy", "xylophonic", "brightwatr", "zz top", "kettleman zqx", "99999999")
 UNKNOWN_PHONES = ("+12085550100", "+14065550177", "+12085550142")
-
-
-def postgres_schema(url: str) -> tuple[str, str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    finally:
-        admin.dispose()
-    sep = "&" if "?" in url else "?"
-    return schema, f"{url}{sep}options=-csearch_path%3D{schema}"
-
-
-def drop_schema(url: str, schema: str) -> None:
-    admin = create_engine(url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 def timed_import(engine: Engine, csv_path: Path, label: str) -> tuple[float, float]:

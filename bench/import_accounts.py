@@ -24,17 +24,18 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from outagedesk.directory import ImportReport, import_accounts_csv
 from outagedesk.sim import DirectoryRow, generate_directory, write_directory_csv
 from outagedesk.store.db import make_engine, migrate, session_factory
 from outagedesk.store.links import link_targets
 from outagedesk.store.models import PhoneLink, ServiceLocation
+
+from pgschema import drop_schema, postgres_schema
 
 
 def unique_phones(rows: Iterator[DirectoryRow]) -> Iterator[DirectoryRow]:
@@ -92,27 +93,6 @@ def lookups(engine: Engine, count: int, seed: int) -> None:
         f"p99 {q[98] * 1000:.2f} ms, max {max(timings) * 1000:.2f} ms "
         f"({targets / count:.1f} targets per phone, {len(phones):,} distinct phones)"
     )
-
-
-def postgres_schema(url: str) -> tuple[str, str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    finally:
-        admin.dispose()
-    sep = "&" if "?" in url else "?"
-    return schema, f"{url}{sep}options=-csearch_path%3D{schema}"
-
-
-def drop_schema(url: str, schema: str) -> None:
-    admin = create_engine(url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
