@@ -18,7 +18,6 @@ class ReportState(StrEnum):
 
 
 NEEDS_LINKING = frozenset({ReportState.HELD, ReportState.UNLINKED})
-OPEN_STATES = frozenset({ReportState.QUEUED, ReportState.RETRYING})
 
 
 class ResolvedLevel(StrEnum):

@@ -18,7 +18,6 @@ class LinkState(StrEnum):
     DEGRADED = "degraded"
     OFFLINE = "offline"
     AUTH_ERROR = "auth_error"
-    PAUSED = "paused"
 
 
 @dataclass(frozen=True, slots=True)

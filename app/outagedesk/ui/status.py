@@ -15,7 +15,6 @@ from outagedesk.ui import theme
 
 _LEVEL = {
     LinkState.STARTING: "idle",
-    LinkState.PAUSED: "idle",
     LinkState.ONLINE: "ok",
     LinkState.DEGRADED: "warn",
     LinkState.OFFLINE: "bad",
@@ -23,7 +22,6 @@ _LEVEL = {
 }
 _ICON = {
     LinkState.STARTING: "starting",
-    LinkState.PAUSED: "starting",
     LinkState.ONLINE: "online",
     LinkState.DEGRADED: "degraded",
     LinkState.OFFLINE: "offline",
@@ -47,8 +45,6 @@ def describe(name: str, link: LinkStatus) -> str:
         return f"{name} OFFLINE · last good {contact} {_clock(link.last_ok)}"
     if state == LinkState.AUTH_ERROR:
         return f"{name} AUTHORISATION ERROR · check the token"
-    if state == LinkState.PAUSED:
-        return f"{name} paused"
     if name == "OMS":
         return "OMS: no report sent yet"
     return f"{name}: connecting…"
