@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 import outagedesk.ops.consent as consent_ops
-from outagedesk.ops.base import Actor, OperationError
+from outagedesk.ops.base import Actor, OperationError, Role
 from outagedesk.ops.consent import consent_history, export_consent_csv, force_opt_out
 from outagedesk.sim import Simulator
 from outagedesk.store.models import AuditEntry
@@ -20,7 +20,7 @@ from dbsupport import DbUnderTest
 from enginesupport import running_engine, wait_until
 
 PHONE = "+15055550123"
-ACTOR = Actor("sup", "desk-1")
+ACTOR = Actor("sup", "desk-1", Role.SUPERVISOR)
 
 
 def test_forced_opt_out_reaches_the_gateway_and_stops_replies(db: DbUnderTest) -> None:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from outagedesk.directory import import_directory_rows
-from outagedesk.ops.base import Actor, OperationError
+from outagedesk.ops.base import Actor, OperationError, Role
 from outagedesk.ops.links import link_phone, unlink
 from outagedesk.ops.resend import reports_to_resend, resend_reports
 from outagedesk.sim import DirectoryRow, Simulator
@@ -18,7 +18,7 @@ from dbsupport import DbUnderTest
 from enginesupport import report_states, running_engine, wait_until
 
 STRANGER = "+12085550150"  # in no directory: the OMS answers number_not_found
-ACTOR = Actor("jdoe", "desk-3")
+ACTOR = Actor("jdoe", "desk-3", Role.DISPATCHER)
 FARM = [
     DirectoryRow("9001", "SL-9001-1", "M-90011", "Pat Farmer", "1 Barn Rd", (), False),
     DirectoryRow("9001", "SL-9001-2", None, "Pat Farmer", "2 Silo Ln", (), True),

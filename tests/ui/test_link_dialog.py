@@ -21,7 +21,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from outagedesk.directory import import_directory_rows
-from outagedesk.ops.base import Actor
+from outagedesk.ops.base import Actor, Role
 from outagedesk.ops.consent import force_opt_out
 from outagedesk.ops.links import link_phone
 from outagedesk.sim import DirectoryRow, Simulator
@@ -309,7 +309,7 @@ def test_existing_link_move_and_confirmation_text(
     window = farm_window
     other = sim.directory[0].account_number
     with window.backend.db.sessions() as s:
-        link_phone(s, Actor("t", "d"), UNLINKED, "9001", "SL-9001-2", resend=False)
+        link_phone(s, Actor("t", "d", Role.SUPERVISOR), UNLINKED, "9001", "SL-9001-2", resend=False)
     # The OMS does not know the simulated phone: the report is still unlinked at the OMS.
     body = "OUT at the barn"
     sim.gateway.add_message(from_=UNLINKED, body=body)
@@ -348,7 +348,7 @@ def test_opted_out_number_gets_no_confirmation(
     body = "OUT still dark"
     unlinked_report(qtbot, window, sim, body)
     with window.backend.db.sessions() as s:
-        force_opt_out(s, Actor("t", "d"), UNLINKED, None, "asked by phone")
+        force_opt_out(s, Actor("t", "d", Role.SUPERVISOR), UNLINKED, None, "asked by phone")
     dialog = open_dialog(qtbot, window)
     assert not dialog.confirm.isEnabled()
     assert "opted out" in dialog.preview.text()

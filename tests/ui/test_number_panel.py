@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from outagedesk.directory import import_directory_rows
-from outagedesk.ops.base import Actor
+from outagedesk.ops.base import Actor, Role
 from outagedesk.ops.consent import force_opt_out
 from outagedesk.ops.links import link_phone
 from outagedesk.sim import DirectoryRow, Simulator
@@ -100,10 +100,10 @@ def test_why_no_ticket_and_undo(qtbot: QtBot, farm_window: MainWindow, sim: Simu
 
     # Link it, then look the number up by typing it (national format) and pressing Enter.
     with window.backend.db.sessions() as s:
-        outcome = link_phone(s, Actor("t", "d"), UNLINKED, "9001", "SL-9001-1")
+        outcome = link_phone(s, Actor("t", "d", Role.SUPERVISOR), UNLINKED, "9001", "SL-9001-1")
     window.backend.engine.wake_forwarder()  # type: ignore[union-attr]
     with window.backend.db.sessions() as s:
-        force_opt_out(s, Actor("t", "d"), UNLINKED, None, "asked by phone")
+        force_opt_out(s, Actor("t", "d", Role.SUPERVISOR), UNLINKED, None, "asked by phone")
     panel.input.clear()
     qtbot.keyClicks(panel.input, "(208) 555-0150")
     panel.info = None
@@ -143,7 +143,7 @@ def test_remove_can_be_cancelled_and_bad_numbers_are_explained(
 ) -> None:
     window = farm_window
     with window.backend.db.sessions() as s:
-        link_phone(s, Actor("t", "d"), UNLINKED, "9001", None, resend=False)
+        link_phone(s, Actor("t", "d", Role.SUPERVISOR), UNLINKED, "9001", None, resend=False)
     panel = open_panel(qtbot, window)
     qtbot.keyClicks(panel.input, "12")
     qtbot.keyClick(panel.input, Qt.Key.Key_Return)

@@ -11,7 +11,7 @@ from outagedesk.config import Settings, SettingsError
 from outagedesk.domain.consent import Purpose
 from outagedesk.domain.replies import count_segments
 from outagedesk.gateway.contract import parse_timestamp
-from outagedesk.ops.base import Actor, OperationError
+from outagedesk.ops.base import Actor, OperationError, Role
 from outagedesk.ops.consent import export_consent_csv, force_opt_out
 from outagedesk.ops.links import link_phone, phone_for
 from outagedesk.ops.resend import Resent, reports_to_resend, resend_reports
@@ -49,7 +49,7 @@ def add_resend_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _actor(args: argparse.Namespace, settings: Settings) -> Actor:
-    return Actor(args.actor or getpass.getuser(), settings.desk)
+    return Actor(args.actor or getpass.getuser(), settings.desk, Role.SUPERVISOR)
 
 
 def _since(text: str | None) -> datetime | None:

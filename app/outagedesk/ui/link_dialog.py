@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outagedesk.domain.consent import Purpose, may_send
 from outagedesk.domain.phones import format_phone
 from outagedesk.domain.replies import ReplyPolicy
-from outagedesk.ops.base import Actor, OperationError
+from outagedesk.ops.base import Actor, OperationError, Role
 from outagedesk.ops.links import LinkOutcome, link_phone
 from outagedesk.ops.resend import Resent, resend_reports
 from outagedesk.store.models import PhoneLink, Report, ServiceLocation
@@ -69,7 +69,7 @@ def actor_for(desk: str) -> Actor:
         name = getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name (a container): still audit something
         name = "dispatcher"
-    return Actor(name, desk)
+    return Actor(name, desk, Role.DISPATCHER)
 
 
 @dataclass(frozen=True)
