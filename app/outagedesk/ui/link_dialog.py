@@ -64,12 +64,12 @@ SEARCH_DELAY_MS = 200
 ALL_LOCATIONS = "__all__"
 
 
-def actor_for(desk: str) -> Actor:
+def actor_for(desk: str, role: Role) -> Actor:
     try:
         name = getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name (a container): still audit something
         name = "dispatcher"
-    return Actor(name, desk, Role.DISPATCHER)
+    return Actor(name, desk, role)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 
 from outagedesk import __version__
 from outagedesk.engine.events import LinkState
+from outagedesk.ops.base import Actor, Role
 from outagedesk.store import feed
 from outagedesk.store.feed import FeedCounts, FeedFilter, FeedQuery
 from outagedesk.ui import details as details_html
@@ -123,6 +124,10 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.backend = backend
+        # Who acts from this window: every operation checks this person's role.
+        self.actor: Actor = actor_for(
+            backend.settings.desk, Role.ADMIN if backend.demo else Role.DISPATCHER
+        )
         self.setObjectName("mainWindow")
         self.setWindowTitle("OutageDesk — demo" if backend.demo else "OutageDesk")
         self.setWindowIcon(theme.icon("outagedesk"))
@@ -695,7 +700,7 @@ class MainWindow(QMainWindow):
             ref,
             worker=self.worker,
             sessions=self.backend.db.sessions,
-            actor=actor_for(self.backend.settings.desk),
+            actor=self.actor,
             policy=engine.config.replies if engine is not None else None,
             wake=engine.wake_forwarder if engine is not None else None,
             parent=self,
@@ -742,7 +747,7 @@ class MainWindow(QMainWindow):
         self.resend_box = None
         if code != QMessageBox.StandardButton.Yes.value or self.stopping:
             return
-        actor = actor_for(self.backend.settings.desk)
+        actor = self.actor
         submit_write(
             self.worker, self.backend.db.sessions, partial(do_resend, actor, pks), self._on_resent
         )
@@ -768,7 +773,7 @@ class MainWindow(QMainWindow):
         panel = NumberPanel(
             worker=self.worker,
             sessions=self.backend.db.sessions,
-            actor=actor_for(self.backend.settings.desk),
+            actor=self.actor,
             phone=phone,
             parent=self,
         )
@@ -793,7 +798,7 @@ class MainWindow(QMainWindow):
         screen = ConsentScreen(
             worker=self.worker,
             sessions=self.backend.db.sessions,
-            actor=actor_for(settings.desk),
+            actor=self.actor,
             gateway_url=settings.gateway_url,
             gateway_token=settings.gateway_token,
             region=settings.region,
