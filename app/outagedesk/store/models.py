@@ -124,6 +124,8 @@ class PhoneLink(Base):
     __table_args__ = (
         UniqueConstraint("phone", "account_number", "service_location_id", name="uq_phone_link"),
         Index("ix_phone_links_account", "account_number", "service_location_id"),
+        # The supervisors' review queue: unreviewed links, oldest first.
+        Index("ix_phone_links_review", "reviewed", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -257,6 +259,11 @@ class AuditEntry(Base):
     """Who changed what, from which desk; never edited or deleted by the application."""
 
     __tablename__ = "audit_log"
+    # The Audit screen filters by person or by subject (a phone, an account), newest first.
+    __table_args__ = (
+        Index("ix_audit_log_actor", "actor", "id"),
+        Index("ix_audit_log_subject", "subject", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

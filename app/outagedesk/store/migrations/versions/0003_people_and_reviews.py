@@ -5,7 +5,8 @@ Revises: 0002
 Create Date: 2026-11-27
 
 The audit log refuses UPDATE and DELETE at the database (a trigger on both backends), so no
-code path of the application can rewrite history, whatever it does by mistake.
+code path of the application can rewrite history, whatever it does by mistake. Also the indexes of the review queue and of the Audit
+screen's filters.
 """
 
 from collections.abc import Sequence
@@ -79,6 +80,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reviewed_at", _UTC, nullable=True))
     with op.batch_alter_table("service_locations") as batch:
         batch.add_column(sa.Column("removed_at", _UTC, nullable=True))
+    op.create_index("ix_phone_links_review", "phone_links", ["reviewed", "id"])
+    op.create_index("ix_audit_log_actor", "audit_log", ["actor", "id"])
+    op.create_index("ix_audit_log_subject", "audit_log", ["subject", "id"])
 
     postgres = op.get_bind().dialect.name == "postgresql"
     for statement in _PG_AUDIT_GUARD if postgres else _SQLITE_AUDIT_GUARDS:
@@ -92,6 +96,9 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER audit_log_no_update")
         op.execute("DROP TRIGGER audit_log_no_delete")
+    op.drop_index("ix_audit_log_subject", "audit_log")
+    op.drop_index("ix_audit_log_actor", "audit_log")
+    op.drop_index("ix_phone_links_review", "phone_links")
     with op.batch_alter_table("service_locations") as batch:
         batch.drop_column("removed_at")
     with op.batch_alter_table("phone_links") as batch:
