@@ -129,7 +129,8 @@ class PhoneLink(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20), index=True)
+    # Look-ups by phone use uq_phone_link, whose leading column is the phone.
+    phone: Mapped[str] = mapped_column(String(20))
     account_number: Mapped[str] = mapped_column(String(64))
     service_location_id: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(32))
