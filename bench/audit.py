@@ -235,16 +235,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.postgres:
             schema, url = postgres_schema(args.postgres)
-            reuse = False
         else:
             folder = Path(args.keep or tmp)
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"audit-{args.rows}-{args.seed}.db"
-            reuse = path.exists()
             url = f"sqlite:///{path}"
         engine = make_engine(url)
         try:
             migrate(engine)
+            with engine.connect() as conn:
+                reuse = conn.scalar(select(func.count()).select_from(AuditEntry)) == args.rows
             if reuse:
                 print(f"reusing {url}")
             else:

@@ -170,12 +170,18 @@ def page_audit(
     terms = _conditions(session, query)
     if terms is None or limit <= 0:
         return []
-    q = select(_A.id, _A.at, _A.actor, _A.desk, _A.action, _A.subject, _A.before, _A.after).where(
-        *terms
-    )
+    ids = select(_A.id).where(*terms)
     if before_id is not None:
-        q = q.where(_A.id < before_id)
-    q = q.order_by(_A.id.desc()).limit(limit)
+        ids = ids.where(_A.id < before_id)
+    ids = ids.order_by(_A.id.desc()).limit(limit)
+    # The page's ids first, then its rows: when the filter only names indexed columns (person,
+    # time, action), SQLite finds and sorts the ids in the index alone, instead of reading and
+    # sorting whole rows (JSON included) that the page then drops.
+    q = (
+        select(_A.id, _A.at, _A.actor, _A.desk, _A.action, _A.subject, _A.before, _A.after)
+        .where(_A.id.in_(ids.scalar_subquery()))
+        .order_by(_A.id.desc())
+    )
     return [AuditRow(*r) for r in session.execute(q).all()]
 
 

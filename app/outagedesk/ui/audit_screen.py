@@ -199,7 +199,7 @@ def render_details(row: AuditRow | None) -> str:
     marks = {"changed": CHANGED_MARK, "added": ADDED_MARK, "removed": REMOVED_MARK, "same": ""}
     lines = [
         "<table cellspacing='0' cellpadding='3' border='1' width='100%'>"
-        "<tr><th align='left'>Field</th><th align='left'>Before</th><th></th>"
+        "<tr><th align='left'>Field</th><th align='left'>Before</th><th width='3%'></th>"
         "<th align='left'>After</th><th align='left'></th></tr>"
     ]
     for c in found:
