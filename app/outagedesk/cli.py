@@ -20,6 +20,7 @@ OPS_COMMANDS = {
     "opt-out": "run_opt_out",
     "export-consent": "run_export",
     "templates": "run_templates",
+    "audit": "run_audit_export",
 }
 
 
@@ -107,6 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(export, top=False)
     ops_commands.add_export_arguments(export)
+
+    audit = sub.add_parser(
+        "audit", help="read the audit trail (supervisors and administrators)", **sub_kwargs
+    )
+    _common(audit, top=False)
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    audit_export = audit_sub.add_parser(
+        "export", help="write the audit rows matching the filters to CSV", **sub_kwargs
+    )
+    _common(audit_export, top=False)
+    ops_commands.add_audit_export_arguments(audit_export)
 
     templates = sub.add_parser(
         "templates",

@@ -6,16 +6,19 @@ import argparse
 import getpass
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from outagedesk.config import Settings, SettingsError
 from outagedesk.domain.consent import Purpose
 from outagedesk.domain.replies import count_segments
 from outagedesk.gateway.contract import parse_timestamp
+from outagedesk.ops.audit_trail import export_audit, export_audit_file
 from outagedesk.ops.base import Actor, OperationError, Role
 from outagedesk.ops.consent import export_consent_csv, force_opt_out
 from outagedesk.ops.links import link_phone, phone_for
 from outagedesk.ops.resend import Resent, reports_to_resend, resend_reports
 from outagedesk.runtime import open_database, reply_policy
+from outagedesk.store.audit import AuditQuery
 
 STATES = ("held", "queued", "retrying", "forwarded", "unlinked", "rejected")
 
@@ -170,6 +173,54 @@ def run_export(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         db.close()
     print(f"{rows} consent record(s) exported", file=sys.stderr)
+    return 0
+
+
+def add_audit_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file", metavar="FILE.csv", help="CSV file to write (- for standard output)"
+    )
+    parser.add_argument("--from", dest="start", metavar="TIME", help="first day or time")
+    parser.add_argument("--to", dest="end", metavar="TIME", help="up to (not including)")
+    parser.add_argument("--person", metavar="NAME", help="only what this person did")
+    parser.add_argument(
+        "--action", metavar="ACTION", help="one action (link_add) or a prefix (link_)"
+    )
+    parser.add_argument("--phone", metavar="PHONE", help="rows about this number (any form)")
+    parser.add_argument("--account", metavar="ACCOUNT", help="rows about this account")
+    parser.add_argument("--text", metavar="TEXT", help="rows that mention this text anywhere")
+    parser.add_argument("--as", dest="actor", metavar="NAME", help="who asks (default: you)")
+
+
+def run_audit_export(settings: Settings, args: argparse.Namespace) -> int:
+    """``outagedesk audit export``: the rows the Audit screen would show, as CSV."""
+    start, end = _since(args.start), _since(args.end)
+    db = open_database(settings)
+    try:
+        query = AuditQuery(
+            person=args.person or "",
+            action=args.action or "",
+            phone=phone_for(args.phone, settings.region) if args.phone else "",
+            account=args.account or "",
+            text=args.text or "",
+            since=start,
+            until=end,
+            region=settings.region,
+        )
+        with db.sessions() as session:
+            if args.file == "-":
+                rows = export_audit(session, _actor(args, settings), query, sys.stdout)
+            else:
+                path = Path(args.file).expanduser()
+                rows = export_audit_file(session, _actor(args, settings), query, path)
+    except OperationError as exc:
+        print(f"outagedesk audit export: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        raise SettingsError(f"cannot write {args.file}: {exc.strerror}") from exc
+    finally:
+        db.close()
+    print(f"{rows} audit row(s) exported", file=sys.stderr)
     return 0
 
 

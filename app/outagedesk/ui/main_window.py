@@ -438,6 +438,12 @@ class MainWindow(QMainWindow):
             self._action(demo, "&Burst of 50 texts", self._demo_burst, ("Ctrl+Alt+B",),
                          name="actionDemoBurst")  # fmt: skip
 
+        supervisor = menus.addMenu("&Supervisor")
+        self._action(
+            supervisor, "&Audit trail…", lambda: self.show_audit_screen(), ("Ctrl+Shift+A",),
+            name="actionAuditTrail",
+        )  # fmt: skip
+
         help_menu = menus.addMenu("&Help")
         self._action(
             help_menu, "&Keyboard shortcuts", self.show_shortcuts, ("F1", "Ctrl+?"),
@@ -814,6 +820,28 @@ class MainWindow(QMainWindow):
         screen.activateWindow()
         if reason:
             screen.reason.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def show_audit_screen(self, phone: str | None = None) -> None:
+        """The audit trail (non-modal); the screen itself shows a refusal for other roles."""
+        from outagedesk.ui.audit_screen import AuditScreen
+
+        if self.stopping:
+            return
+        old = getattr(self, "audit_screen", None)
+        if old is not None and shiboken6.isValid(old) and old.isVisible():
+            old.close()
+        screen = AuditScreen(
+            worker=self.worker,
+            actor=self.actor,
+            region=self.backend.settings.region,
+            phone=phone,
+            parent=self,
+        )
+        screen.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        screen.exported.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.audit_screen = screen
+        screen.show()
+        screen.activateWindow()
 
     def confirm_revocation(self) -> None:
         """The selected text reads like a revocation: open the consent screen to apply it."""
