@@ -5,8 +5,8 @@ Revises: 0002
 Create Date: 2026-11-27
 
 The audit log refuses UPDATE and DELETE at the database (a trigger on both backends), so no
-code path of the application can rewrite history, whatever it does by mistake. Also the indexes of the review queue and of the Audit
-screen's filters.
+code path of the application can rewrite history, whatever it does by mistake. Also the
+indexes of the review queue and of the Audit screen's filters.
 """
 
 from collections.abc import Sequence
