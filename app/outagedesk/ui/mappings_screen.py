@@ -275,6 +275,8 @@ class MappingsScreen(QDialog):
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("mappingsTabs")
         self.tabs.setAccessibleName("Mappings tabs")
+        self.tabs.tabBar().setObjectName("mappingsTabBar")
+        self.tabs.tabBar().setAccessibleName("All links, review queue, conflicts (Alt+A, R, C)")
         layout.addWidget(self.tabs, 1)
 
         # All links
@@ -583,6 +585,7 @@ class MappingsScreen(QDialog):
             reviewed=self.reviewed_filter.currentData(),
             sort=sort,
             descending=header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder,
+            region=self.region,
         )
 
     def _apply_query(self) -> None:
