@@ -214,12 +214,13 @@ class MoveLinkDialog(QDialog):
             self.location.addItem(
                 f"{hit.service_location_id} · {hit.service_address}", hit.service_location_id
             )
-            self.location.addItem(
-                f"All locations of account {hit.account_number} ({hit.account_locations}) "
-                "(Address level)",
-                ALL_LOCATIONS,
-            )
-        self.location.setEnabled(hit is not None)
+            if hit.account_locations > 1:
+                self.location.addItem(
+                    f"All locations of account {hit.account_number} ({hit.account_locations}) "
+                    "(Address level)",
+                    ALL_LOCATIONS,
+                )
+        self.location.setEnabled(hit is not None and hit.account_locations > 1)
         self.ok_button.setEnabled(hit is not None)
 
     def choose_all_locations(self) -> None:

@@ -414,7 +414,7 @@ class PlanModel(QAbstractTableModel):
     def show_outcome(self, outcome: Outcome | None) -> None:
         self.beginResetModel()
         self._shown = (
-            self._all if outcome is None else [r for r in self._all if r.outcome is outcome]
+            self._all if outcome is None else [r for r in self._all if r.outcome == outcome]
         )
         self.endResetModel()
 
@@ -454,7 +454,7 @@ class PlanModel(QAbstractTableModel):
             return self.cell(row, col)
         if role == _TOOLTIP:
             return self.cell(row, col) or None
-        if role == _DECORATION and col == P_OUTCOME and row.outcome is Outcome.INVALID:
+        if role == _DECORATION and col == P_OUTCOME and row.outcome == Outcome.INVALID:
             return self._invalid_icon
         if role == Qt.ItemDataRole.TextAlignmentRole and col == P_LINE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -967,6 +967,8 @@ class MappingsScreen(QDialog):
 
     def export_to(self, path: Path) -> None:
         """Write the links the current search and filters show (all of them, not one page)."""
+        if self._search_timer.isActive():
+            self._apply_query()  # export what was typed, even within the search delay
         query = self.query
         self._set_busy("Exporting…")
         self.worker.submit(
@@ -1021,9 +1023,14 @@ class MappingsScreen(QDialog):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.applyRequested.connect(partial(self.apply_plan, plan))
         dialog.rejected.connect(lambda: self.status.setText("Import cancelled: nothing changed."))
+        dialog.finished.connect(partial(self._preview_closed, dialog))
         self.preview = dialog
         dialog.open()
         self.planned.emit()
+
+    def _preview_closed(self, dialog: ImportPreviewDialog, _code: int) -> None:
+        if self.preview is dialog:
+            self.preview = None
 
     def apply_plan(self, plan: CorrectionPlan, skip_invalid: bool) -> None:
         actor = self.actor()
@@ -1041,7 +1048,7 @@ class MappingsScreen(QDialog):
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
-        if self.preview is not None:
+        if self.preview is not None and self.preview.applying:
             self.preview.show_progress(done, total)
 
     def _on_applied(self, result: CorrectionResult | OperationError) -> None:
