@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--skip-bad-rows", action="store_true", help="import the good rows, report the bad ones"
     )
+    imp.add_argument(
+        "--partial",
+        action="store_true",
+        help="the file lists only some locations: mark none of the others removed",
+    )
 
     from outagedesk.ops import commands as ops_commands
 
@@ -139,7 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "import-accounts":
             from outagedesk.directory import run_import_command
 
-            return run_import_command(settings, args.file, skip_bad=args.skip_bad_rows)
+            return run_import_command(
+                settings, args.file, skip_bad=args.skip_bad_rows, partial=args.partial
+            )
         if args.command in OPS_COMMANDS:
             from outagedesk.ops import commands as ops_commands
 
