@@ -1,4 +1,4 @@
-"""Command line: ``outagedesk [run|import-accounts|sim] [flags]``.
+"""Command line: ``outagedesk [run|import-accounts|links|sim|...] [flags]``.
 
 Common flags work before or after the subcommand. A wrong flag or a missing setting ends in
 a one-line error that names the fix, never a traceback.
@@ -113,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(export, top=False)
     ops_commands.add_export_arguments(export)
 
+    links = sub.add_parser(
+        "links", help="export links to CSV, or correct them from a CSV file", **sub_kwargs
+    )
+    _common(links, top=False)
+    from outagedesk.ops import links_commands
+
+    links_commands.add_links_arguments(links, lambda p: _common(p, top=False))
+
     templates = sub.add_parser(
         "templates",
         help="show every automatic reply with its SMS length (edit them in [reply_templates])",
@@ -147,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_import_command(
                 settings, args.file, skip_bad=args.skip_bad_rows, partial=args.partial
             )
+        if args.command == "links":
+            from outagedesk.ops.links_commands import run_links
+
+            return run_links(settings, args)
         if args.command in OPS_COMMANDS:
             from outagedesk.ops import commands as ops_commands
 
