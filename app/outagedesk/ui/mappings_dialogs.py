@@ -302,11 +302,14 @@ class ImportPreviewDialog(QDialog):
         self.count_labels: dict[Outcome, QLabel] = {}
         for outcome in Outcome:
             n = self.count(outcome)
-            label = QLabel(f"{OUTCOME_LABELS[outcome]}: {n:,}", self)
+            text = f"{OUTCOME_LABELS[outcome]}: {n:,}"
+            label = QLabel(self)
             label.setObjectName(f"importCount_{outcome.value}")
-            label.setAccessibleName(f"{OUTCOME_LABELS[outcome].lstrip('✖ ')}: {n}")
-            if outcome is Outcome.INVALID and n:
+            label.setAccessibleName(text)
+            if outcome == Outcome.INVALID and n:
+                text = f"⚠ {text}"  # a mark as well as the colour
                 label.setStyleSheet("color: #dc2626; font-weight: bold;")
+            label.setText(text)
             counts.addWidget(label)
             self.count_labels[outcome] = label
         counts.addStretch(1)

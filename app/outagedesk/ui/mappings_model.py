@@ -82,7 +82,7 @@ SOURCE_LABELS = {
     "supervisor": "Supervisor",
     "upload": "List upload",
 }
-REMOVED_TEXT = "✖ Location removed"
+REMOVED_TEXT = "Location removed"
 ROW_ROLE = Qt.ItemDataRole.UserRole
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -311,8 +311,8 @@ class LinksModel(QAbstractTableModel):
 C_KIND, C_PHONE, C_LINKS, C_DETAIL = range(4)
 CONFLICT_COLUMNS = ("Conflict", "Phone", "Links", "Detail")
 CONFLICT_LABELS = {
-    "several_customers": "⚠ Several customers",
-    "too_many_accounts": "⚠ Too many accounts",
+    "several_customers": "Several customers",
+    "too_many_accounts": "Too many accounts",
     "removed_location": REMOVED_TEXT,
 }
 CONFLICT_TIPS = {
@@ -398,7 +398,7 @@ OUTCOME_LABELS = {
     Outcome.MOVED: "Moved",
     Outcome.REMOVED: "Removed",
     Outcome.UNCHANGED: "Unchanged",
-    Outcome.INVALID: "✖ Invalid",
+    Outcome.INVALID: "Invalid",
 }
 
 

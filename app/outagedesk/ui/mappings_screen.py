@@ -85,7 +85,6 @@ from outagedesk.ui.mappings_model import (
     L_PHONE,
     L_REVIEWED,
     L_SOURCE,
-    L_STATUS,
     L_WHEN,
     SOURCE_LABELS,
     ConflictsModel,
@@ -109,16 +108,15 @@ SORTABLE = {
     L_WHEN: MappingSort.CREATED,
 }
 COLUMN_WIDTHS = {
-    L_PHONE: 130,
-    L_ACCOUNT: 110,
-    L_LOCATION: 120,
-    L_ADDRESS: 200,
+    L_PHONE: 125,
+    L_ACCOUNT: 90,
+    L_LOCATION: 110,
+    L_ADDRESS: 190,
     L_CUSTOMER: 150,
-    L_SOURCE: 120,
-    L_BY: 150,
+    L_SOURCE: 115,
+    L_BY: 130,
     L_WHEN: 130,
-    L_REVIEWED: 110,
-    L_STATUS: 150,
+    L_REVIEWED: 100,
 }
 REVIEWED_CHOICES: tuple[tuple[str, bool | None], ...] = (
     ("Reviewed or not", None),
@@ -432,6 +430,7 @@ class MappingsScreen(QDialog):
         action.setObjectName(name)
         action.setShortcuts([QKeySequence(k) for k in keys])
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setIconText(text.replace("&", ""))  # buttons keep the "…" of a dialog
         action.setToolTip(tip)
         action.setStatusTip(tip)
         action.setProperty("plainTip", tip)
@@ -609,6 +608,7 @@ class MappingsScreen(QDialog):
                 "Sort by phone, account, source or when the link was made (click those headers)."
             )
             return
+        self.status.clear()
         self._apply_query()
 
     def _show_count(self) -> None:
