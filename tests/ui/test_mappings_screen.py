@@ -100,7 +100,8 @@ def open_screen(
         screen.show()
         wait_links(qtbot, screen)
         qtbot.waitUntil(lambda: screen.review_total is not None, timeout=WAIT)
-        qtbot.waitUntil(lambda: screen.conflict_total is not None, timeout=WAIT)
+        if tab == "conflicts":
+            qtbot.waitUntil(lambda: screen.conflict_total is not None, timeout=WAIT)
         return screen
 
     yield open_
@@ -169,6 +170,13 @@ def test_lists_pages_searches_filters_and_sorts_in_sql(
     assert screen.count_label.text() == "243 links"
     # One page first; the rest pages in as the view asks for it, in order, never twice.
     assert model.rowCount() == 200
+    # Conflicts scan every link: not on open, only when their tab is shown.
+    assert screen.conflict_total is None
+    # However far the view scrolls, a query loads at most max_rows.
+    model.max_rows = 200
+    assert not model.canFetchMore(QModelIndex())
+    assert model.truncated
+    model.max_rows = 1000
     assert model.canFetchMore(QModelIndex())
     model.fetchMore(QModelIndex())
     qtbot.waitUntil(lambda: model.rowCount() == 243 and not model.busy, timeout=WAIT)
@@ -219,6 +227,7 @@ def test_lists_pages_searches_filters_and_sorts_in_sql(
     assert len(accounts) == 20
     assert screen.query.sort == "account"
     assert not screen.query.descending
+    assert screen.status.text() == ""
     with qtbot.waitSignal(model.loaded, timeout=WAIT):
         qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
     assert shown(screen, L_ACCOUNT) == sorted(accounts, reverse=True)
@@ -512,3 +521,25 @@ def test_conflicts_are_listed_with_icon_and_text(
     m = screen.all_model
     assert m.data(m.index(0, L_STATUS)) == REMOVED_TEXT
     assert m.data(m.index(0, L_STATUS), Qt.ItemDataRole.DecorationRole) is not None
+
+
+def test_keyboard_delete_and_conflicts_on_demand(
+    qtbot: QtBot, open_screen: Callable[..., MappingsScreen]
+) -> None:
+    screen = open_screen()
+    screen.activateWindow()
+    qtbot.waitUntil(screen.isActiveWindow, timeout=WAIT)
+    find(qtbot, screen, "Farmer")
+    screen.table.setFocus()
+    screen.table.selectRow(0)
+    qtbot.keyClick(screen.table, Qt.Key.Key_Delete)
+    box = screen.message_box
+    assert box is not None
+    assert box.objectName() == "mappingsDeleteConfirm"
+    box.button(QMessageBox.StandardButton.No).click()
+    assert screen.tabs.tabText(TAB_CONFLICTS) == "&Conflicts"
+    qtbot.keyClick(screen.tabs.tabBar(), Qt.Key.Key_C, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: screen.conflict_total is not None, timeout=WAIT)
+    assert screen.tabs.currentIndex() == TAB_CONFLICTS
+    assert screen.tabs.tabText(TAB_CONFLICTS) == "&Conflicts (0)"
+    assert screen.conflicts_label.text() == "No conflicts."

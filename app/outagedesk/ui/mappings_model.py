@@ -37,6 +37,8 @@ Pager = Callable[[Session, MappingRow | None, int], list[MappingRow]]
 Counter = Callable[[Session], tuple[int, bool]]
 
 PAGE_SIZE = 200
+MAX_ROWS = 20_000
+"""Rows one query loads at most, however far the view scrolls: a search finds the rest."""
 
 # Columns of the links tables (All links and the review queue).
 (
@@ -148,12 +150,14 @@ class LinksModel(QAbstractTableModel):
         *,
         region: str = "US",
         page_size: int = PAGE_SIZE,
+        max_rows: int = MAX_ROWS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._worker = worker
         self.region = region
         self.page_size = page_size
+        self.max_rows = max_rows
         self._rows: list[Entry] = []
         self._pager: Pager | None = None
         self._counter: Counter | None = None
@@ -233,6 +237,11 @@ class LinksModel(QAbstractTableModel):
     def has_more(self) -> bool:
         return not self._exhausted
 
+    @property
+    def truncated(self) -> bool:
+        """More rows match than the model will load."""
+        return not self._exhausted and len(self._rows) >= self.max_rows
+
     # -- rows --------------------------------------------------------------------------------
     def link(self, row: int) -> MappingRow | None:
         return self._rows[row][0] if 0 <= row < len(self._rows) else None
@@ -300,6 +309,7 @@ class LinksModel(QAbstractTableModel):
             and self._pager is not None
             and not self._exhausted
             and not self._busy
+            and len(self._rows) < self.max_rows
         )
 
     def fetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> None:

@@ -198,10 +198,10 @@ def _count_review(session: Session) -> tuple[int, bool]:
 
 
 def _load_conflicts(account_limit: int, session: Session) -> tuple[list[Conflict], int]:
-    return (
-        find_conflicts(session, account_limit, CONFLICT_LIMIT),
-        count_conflicts(session, account_limit),
-    )
+    conflicts = find_conflicts(session, account_limit, CONFLICT_LIMIT)
+    if len(conflicts) < CONFLICT_LIMIT:
+        return conflicts, len(conflicts)
+    return conflicts, count_conflicts(session, account_limit)
 
 
 def _write_export(path: Path, query: MappingQuery, session: Session) -> int:
@@ -264,7 +264,7 @@ class MappingsScreen(QDialog):
         self.refresh_permissions()
         self._apply_query()
         self.review_model.set_source(_page_review, _count_review)
-        self.load_conflicts()
+        self._conflicts_stale = True
         self.show_tab(tab)
 
     # -- building ------------------------------------------------------------------------------
@@ -518,11 +518,12 @@ class MappingsScreen(QDialog):
         self.reviewed_filter.currentIndexChanged.connect(lambda _i: self._apply_query())
         self.table.horizontalHeader().sectionClicked.connect(self.sort_by_column)
         self.all_model.counted.connect(self._show_count)
+        self.all_model.rowsInserted.connect(self._check_truncated)
         self.all_model.failed.connect(self._set_error_status)
         self.review_model.failed.connect(self._set_error_status)
         self.review_model.counted.connect(self._show_review_count)
         self.account_limit.valueChanged.connect(lambda _v: self.load_conflicts())
-        self.tabs.currentChanged.connect(lambda _i: self.refresh_permissions())
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.relay.progressed.connect(self._on_progress)
         for view in (self.table, self.review_table, self.conflicts_table):
             view.customContextMenuRequested.connect(partial(self._context_menu, view))
@@ -555,8 +556,14 @@ class MappingsScreen(QDialog):
         )
 
     # -- tabs and queries ----------------------------------------------------------------------
+    def _tab_changed(self, index: int) -> None:
+        self.refresh_permissions()
+        if index == TAB_CONFLICTS and self._conflicts_stale:
+            self.load_conflicts()
+
     def show_tab(self, tab: str) -> None:
         self.tabs.setCurrentIndex(TABS.get(tab, TAB_ALL))
+        self._tab_changed(self.tabs.currentIndex())
         if self.tabs.currentIndex() == TAB_ALL:
             self.search.setFocus(Qt.FocusReason.OtherFocusReason)
         else:
@@ -611,6 +618,13 @@ class MappingsScreen(QDialog):
         self.status.clear()
         self._apply_query()
 
+    def _check_truncated(self) -> None:
+        if self.all_model.truncated:
+            self.status.setText(
+                f"The first {self.all_model.rowCount():,} links are shown: narrow the search or "
+                "the filters to see the others (Export CSV… writes them all)."
+            )
+
     def _show_count(self) -> None:
         self.count_label.setText(count_text(self.all_model.count))
         self.count_label.setAccessibleDescription(self.count_label.text())
@@ -631,8 +645,12 @@ class MappingsScreen(QDialog):
         self.reviewCountChanged.emit(n)
 
     def load_conflicts(self) -> None:
+        """Look for conflicts (a scan of every link: done when the tab is shown, not on open,
+        so that the screen opens at once on a million links)."""
         if self._closed:
             return
+        self._conflicts_stale = False
+        self.conflicts_label.setText("Looking for conflicts…")
         self.worker.submit(
             partial(_load_conflicts, self.account_limit.value()),
             self._on_conflicts,
@@ -657,7 +675,10 @@ class MappingsScreen(QDialog):
         self.refresh_permissions()
         self.all_model.reload()
         self.review_model.reload()
-        self.load_conflicts()
+        if self.tabs.currentIndex() == TAB_CONFLICTS:
+            self.load_conflicts()
+        else:
+            self._conflicts_stale = True
 
     # -- selections ----------------------------------------------------------------------------
     def _links_view(self) -> tuple[QTableView, LinksModel] | None:
