@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from outagedesk.directory import import_directory_rows
 from outagedesk.ops.base import Actor, Role
-from outagedesk.ops.links import link_phone
+from outagedesk.ops.links import link_phone, unlink
 from outagedesk.ops.mappings import move_link
 from outagedesk.sim import DirectoryRow
 from outagedesk.store.mappings import MappingRow
@@ -442,6 +442,22 @@ def test_second_editor_gets_the_current_value(
         link = s.get(PhoneLink, seen.link_id)
         assert link is not None
         assert (link.account_number, link.created_by) == ("9002", "jo")
+
+
+def test_link_removed_meanwhile_leaves_the_list(
+    qtbot: QtBot, seeded: DbUnderTest, open_screen: Callable[..., MappingsScreen]
+) -> None:
+    screen = open_screen()
+    find(qtbot, screen, "Farmer")
+    select_link(screen.table, "(505) 555-0191")
+    seen = screen.current_link()
+    assert seen is not None
+    with seeded.sessions() as s:
+        unlink(s, Actor("jo", "desk-9", Role.SUPERVISOR), seen.link_id)
+    screen.approve_selected()
+    assert "Someone removed this link" in error_text(qtbot, screen)
+    assert screen.all_model.row_of(seen.link_id) is None
+    assert sorted(shown(screen)) == ["(505) 555-0190", "(505) 555-0192"]
 
 
 def test_delete_selected_links_after_confirmation(
