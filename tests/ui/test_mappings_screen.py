@@ -365,6 +365,29 @@ def test_csv_bulk_correction_previews_and_applies_nothing_until_confirmed(
         assert len(list(uploads)) == 1
 
 
+def test_links_changed_after_the_preview_apply_nothing(
+    qtbot: QtBot, tmp_path: Path, seeded: DbUnderTest, open_screen: Callable[..., MappingsScreen]
+) -> None:
+    path = tmp_path / "moves.csv"
+    path.write_text(
+        f"phone,account_number,service_location_id,action\n{NEW_PHONES[0]},9002,,move\n",
+        encoding="utf-8",
+    )
+    screen = open_screen()
+    with qtbot.waitSignal(screen.planned, timeout=WAIT):
+        screen.plan_file(path)
+    preview = screen.preview
+    assert preview is not None
+    assert preview.apply_button.text() == "&Apply 1 change"
+    with seeded.sessions() as s:  # another desk edits that phone's links meanwhile
+        link_phone(s, DISPATCHER, NEW_PHONES[0], "9001", "SL-9001-2", resend=False)
+    before = links_in(seeded)
+    preview.request_apply()
+    assert "preview" in error_text(qtbot, screen).lower()
+    assert screen.preview is None
+    assert links_in(seeded) == before
+
+
 def test_unreadable_file_is_refused_with_a_message(
     qtbot: QtBot, tmp_path: Path, open_screen: Callable[..., MappingsScreen]
 ) -> None:

@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -49,6 +50,7 @@ from outagedesk.ops.base import ROLE_PERMISSIONS, Actor, OperationError, Permiss
 from outagedesk.ops.bulk_links import (
     CorrectionPlan,
     CorrectionResult,
+    PlanOutdated,
     apply_corrections,
     export_links_csv,
     plan_corrections,
@@ -246,7 +248,6 @@ class MappingsScreen(QDialog):
         self.file_dialog: QFileDialog | None = None
         self.move_dialog: MoveLinkDialog | None = None
         self.preview: ImportPreviewDialog | None = None
-        self.plan: CorrectionPlan | None = None
         self.busy = False
         self._closed = False
         self.setObjectName("mappingsScreen")
@@ -554,6 +555,9 @@ class MappingsScreen(QDialog):
         self.correct_action.setEnabled(
             actor.may(Permission.EDIT_LINKS) and actor.may(Permission.REVIEW_LINKS)
         )
+        if self.busy:  # one file at a time
+            self.import_action.setEnabled(False)
+            self.export_action.setEnabled(False)
 
     # -- tabs and queries ----------------------------------------------------------------------
     def _tab_changed(self, index: int) -> None:
@@ -940,7 +944,7 @@ class MappingsScreen(QDialog):
 
     def _box(self, name: str, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
         old = self.message_box
-        if old is not None:
+        if old is not None and shiboken6.isValid(old):
             old.close()
         box = QMessageBox(self)
         box.setObjectName(name)
@@ -988,6 +992,8 @@ class MappingsScreen(QDialog):
 
     def export_to(self, path: Path) -> None:
         """Write the links the current search and filters show (all of them, not one page)."""
+        if self.busy:
+            return
         if self._search_timer.isActive():
             self._apply_query()  # export what was typed, even within the search delay
         query = self.query
@@ -1016,6 +1022,8 @@ class MappingsScreen(QDialog):
 
     def plan_file(self, path: Path) -> None:
         """Read and check every row of ``path`` (nothing is written), then show the preview."""
+        if self.busy:
+            return
         self.tabs.setCurrentIndex(TAB_ALL)
         self._set_busy(f"Reading {path.name}…")
         region = self.region
@@ -1035,7 +1043,6 @@ class MappingsScreen(QDialog):
         self._set_idle()
         if self._closed:
             return
-        self.plan = plan
         self.status.setText(f"Preview of {path.name}: nothing is changed until you apply it.")
         old = self.preview
         if old is not None:
@@ -1078,6 +1085,8 @@ class MappingsScreen(QDialog):
         if isinstance(result, OperationError):
             if preview is not None:
                 preview.set_applying(False)
+                if isinstance(result, PlanOutdated):
+                    preview.reject()  # this preview no longer says what would change
             self._refused(result, [])
             return
         self.preview = None
