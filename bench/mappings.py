@@ -112,7 +112,7 @@ def screen(engine: Engine, seed: int, samples: int) -> None:
             for _ in range(5):
                 page = page_mappings(s, query, page[-1], PAGE)
 
-    timed("5 next pages (each)", max(samples // 5, 2), next_pages)
+    timed("first page and 5 next pages", max(samples // 5, 2), next_pages)
 
 
 def bulk(engine: Engine, size: int, links: int, seed: int, work: Path) -> None:
