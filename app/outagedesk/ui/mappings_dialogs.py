@@ -335,7 +335,10 @@ class ImportPreviewDialog(QDialog):
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setTabKeyNavigation(False)
-        self.table.verticalHeader().hide()
+        vh = self.table.verticalHeader()
+        vh.hide()
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         hh = self.table.horizontalHeader()
         hh.setStretchLastSection(True)
         for col, width in ((0, 60), (1, 110), (2, 140), (3, 120), (4, 130)):
