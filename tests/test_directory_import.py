@@ -27,9 +27,12 @@ from outagedesk.directory import (
     import_directory_rows,
     run_import_command,
 )
+from outagedesk.sim import DirectoryRow
 from outagedesk.store.db import make_engine, migrate, session_factory
 from outagedesk.store.links import link_targets
 from outagedesk.store.models import AuditEntry, PhoneLink, ServiceLocation
+
+from dbsupport import DbUnderTest
 
 PG_URL = os.environ.get(
     "OUTAGEDESK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -442,7 +445,8 @@ def test_run_import_command_success(tmp_path: Path, capsys: pytest.CaptureFixtur
 
     out, err = capsys.readouterr()
     assert "ignored unknown columns: notes" in out
-    assert f"imported {path}: 3 rows read; 3 locations added, 0 updated, 0 unchanged; " in out
+    assert f"imported {path}: 3 rows read; 3 locations added, 0 updated, 0 unchanged, " in out
+    assert "0 marked removed; " in out
     assert "4 phone links added; 0 rows skipped" in out
     assert "Traceback" not in err
     eng = db_of(settings)
@@ -637,3 +641,35 @@ def test_postgres_import_reimport_and_rollback(
     )
     assert skipped.locations_added == 3
     assert locations(pg_engine)["SL-13"][2] == "Lu\nPadilla"
+
+
+def removed(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(
+            conn.scalars(
+                select(ServiceLocation.service_location_id).where(
+                    ServiceLocation.removed_at.is_not(None)
+                )
+            )
+        )
+
+
+def test_a_full_import_marks_unlisted_locations_removed_and_a_partial_one_does_not(
+    db: DbUnderTest, tmp_path: Path
+) -> None:
+    everything = write_csv(tmp_path / "all.csv", GOOD)
+    first_only = write_csv(tmp_path / "one.csv", GOOD[:2])
+    import_accounts_csv(db.engine, everything)
+    assert import_accounts_csv(db.engine, first_only, partial=True).locations_removed == 0
+    assert removed(db.engine) == set()
+    report = import_accounts_csv(db.engine, first_only)
+    assert report.locations_removed == 2
+    assert removed(db.engine) == {"SL-100-2", "SL-200-1"}
+    # The links stay: the Mappings screen shows them as conflicts to resolve.
+    assert count(db.engine, PhoneLink) == 4
+    relisted = import_accounts_csv(db.engine, everything)
+    assert (relisted.locations_removed, relisted.locations_updated) == (0, 2)
+    assert removed(db.engine) == set()
+    rows = [DirectoryRow("A-100", "SL-100-1", "M-1", "Ana Baca", "1 Main St", (), False)]
+    assert import_directory_rows(db.engine, rows, partial=True).locations_removed == 0
+    assert import_directory_rows(db.engine, rows).locations_removed == 2

@@ -1,4 +1,4 @@
-"""Command line: ``outagedesk [run|import-accounts|sim] [flags]``.
+"""Command line: ``outagedesk [run|import-accounts|links|sim|...] [flags]``.
 
 Common flags work before or after the subcommand. A wrong flag or a missing setting ends in
 a one-line error that names the fix, never a traceback.
@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--skip-bad-rows", action="store_true", help="import the good rows, report the bad ones"
     )
+    imp.add_argument(
+        "--partial",
+        action="store_true",
+        help="the file lists only some locations: mark none of the others removed",
+    )
 
     from outagedesk.ops import commands as ops_commands
 
@@ -120,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(audit_export, top=False)
     ops_commands.add_audit_export_arguments(audit_export)
 
+    links = sub.add_parser(
+        "links", help="export links to CSV, or correct them from a CSV file", **sub_kwargs
+    )
+    _common(links, top=False)
+    from outagedesk.ops import links_commands
+
+    links_commands.add_links_arguments(links, lambda p: _common(p, top=False))
+
     templates = sub.add_parser(
         "templates",
         help="show every automatic reply with its SMS length (edit them in [reply_templates])",
@@ -151,7 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "import-accounts":
             from outagedesk.directory import run_import_command
 
-            return run_import_command(settings, args.file, skip_bad=args.skip_bad_rows)
+            return run_import_command(
+                settings, args.file, skip_bad=args.skip_bad_rows, partial=args.partial
+            )
+        if args.command == "links":
+            from outagedesk.ops.links_commands import run_links
+
+            return run_links(settings, args)
         if args.command in OPS_COMMANDS:
             from outagedesk.ops import commands as ops_commands
 

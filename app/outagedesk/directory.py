@@ -23,7 +23,9 @@ Re-importing updates, never duplicates: service locations are matched on
 ``service_location_id`` (a changed row is rewritten with a new ``updated_at``; an unchanged
 one is not touched) and a phone link is added only when its (phone, account, location) is
 new. An import never removes links, not even when a phone disappears from the directory or a
-location moves to another account: removing a link is a supervisor action.
+location moves to another account: removing a link is a supervisor action. A full import
+marks the locations it does not list as removed (their links then show as conflicts on the
+Mappings screen); ``--partial`` is for a file that lists only some locations.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -115,6 +117,8 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     locations_unchanged: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    locations_removed: int = 0
+    """Locations a full import did not list, now marked removed."""
 
     @property
     def bad_rows(self) -> int:
@@ -127,6 +131,7 @@ class ImportReport:
             "locations_added": self.locations_added,
             "locations_updated": self.locations_updated,
             "locations_unchanged": self.locations_unchanged,
+            "locations_removed": self.locations_removed,
             "links_added": self.links_added,
             "rows_skipped": self.rows_skipped,
         }
@@ -404,8 +409,9 @@ FROM json_each(:rows) WHERE true
 ON CONFLICT (service_location_id) DO UPDATE SET
     account_number = excluded.account_number, meter_id = excluded.meter_id,
     customer_name = excluded.customer_name, service_address = excluded.service_address,
-    life_support = excluded.life_support, updated_at = excluded.updated_at
-WHERE service_locations.account_number IS NOT excluded.account_number
+    life_support = excluded.life_support, updated_at = excluded.updated_at, removed_at = NULL
+WHERE service_locations.removed_at IS NOT NULL
+   OR service_locations.account_number IS NOT excluded.account_number
    OR service_locations.meter_id IS NOT excluded.meter_id
    OR service_locations.customer_name IS NOT excluded.customer_name
    OR service_locations.service_address IS NOT excluded.service_address
@@ -434,8 +440,9 @@ FROM jsonb_array_elements(CAST(:rows AS JSONB)) AS e
 ON CONFLICT (service_location_id) DO UPDATE SET
     account_number = excluded.account_number, meter_id = excluded.meter_id,
     customer_name = excluded.customer_name, service_address = excluded.service_address,
-    life_support = excluded.life_support, updated_at = excluded.updated_at
-WHERE service_locations.account_number IS DISTINCT FROM excluded.account_number
+    life_support = excluded.life_support, updated_at = excluded.updated_at, removed_at = NULL
+WHERE service_locations.removed_at IS NOT NULL
+   OR service_locations.account_number IS DISTINCT FROM excluded.account_number
    OR service_locations.meter_id IS DISTINCT FROM excluded.meter_id
    OR service_locations.customer_name IS DISTINCT FROM excluded.customer_name
    OR service_locations.service_address IS DISTINCT FROM excluded.service_address
@@ -451,6 +458,27 @@ INSERT INTO phone_links (phone, account_number, service_location_id, source, cre
 SELECT e->>0, e->>1, e->>2, :source, :actor, :desk, :now, :reviewed, 1
 FROM jsonb_array_elements(CAST(:links AS JSONB)) AS e
 ON CONFLICT (phone, account_number, service_location_id) DO NOTHING
+"""
+
+
+# A full import marks the locations it does not list as removed (and a listed one is no
+# longer removed: the upserts above clear the mark). The listed IDs go through a temporary
+# table, and only when the table holds more locations than the file listed.
+_SQLITE_LISTED = (
+    "CREATE TEMP TABLE import_listed (id TEXT PRIMARY KEY)",
+    "INSERT OR IGNORE INTO import_listed SELECT value FROM json_each(:ids)",
+    "DROP TABLE temp.import_listed",
+)
+_PG_LISTED = (
+    "CREATE TEMP TABLE import_listed (id TEXT PRIMARY KEY) ON COMMIT DROP",
+    "INSERT INTO import_listed SELECT jsonb_array_elements_text(CAST(:ids AS JSONB)) "
+    "ON CONFLICT DO NOTHING",
+    "DROP TABLE import_listed",
+)
+_MARK_REMOVED = """
+UPDATE service_locations SET removed_at = :now
+WHERE removed_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM import_listed WHERE import_listed.id = service_location_id)
 """
 
 
@@ -539,6 +567,21 @@ class _Writer:
             params = {"links": packed.links, **self.link_constants}
             report.links_added += conn.execute(self.links, params).rowcount
 
+    def mark_removed(self, listed: Collection[str]) -> None:
+        """Mark every location not in ``listed`` as removed (a full import)."""
+        conn = self.conn
+        total = int(conn.exec_driver_sql("SELECT count(*) FROM service_locations").scalar() or 0)
+        if total <= len(listed):
+            return  # every location was listed (each listed one is in the table now)
+        create, fill, drop = _PG_LISTED if self.pg else _SQLITE_LISTED
+        conn.exec_driver_sql(create)
+        ids = list(listed)
+        for start in range(0, len(ids), BATCH_ROWS):
+            conn.execute(text(fill), {"ids": json.dumps(ids[start : start + BATCH_ROWS])})
+        marked = conn.execute(_sql(_MARK_REMOVED), {"now": self.now}).rowcount
+        self.report.locations_removed += marked
+        conn.exec_driver_sql(drop)
+
     def audit(self, subject: str, extra: dict[str, Any] | None = None) -> None:
         after: dict[str, Any] = {**self.report.counts(), "source": self.source, **(extra or {})}
         self.conn.execute(
@@ -567,8 +610,13 @@ def import_accounts_csv(
     actor: str = "import",
     desk: str = "",
     progress: Callable[[int, int], None] | None = None,
+    partial: bool = False,
 ) -> ImportReport:
     """Import the directory CSV at ``path`` in one transaction and return the counts.
+
+    A full import (the default) marks the locations the file does not list as removed
+    (``removed_at``), and a location listed again is no longer removed; with ``partial``
+    (a file listing only some locations) nothing is marked removed.
 
     Raises :class:`ImportFailed` (nothing written) when a row is invalid and ``skip_bad`` is
     false, and :class:`DirectoryFileError` (nothing written) when the file cannot be read or
@@ -617,6 +665,8 @@ def import_accounts_csv(
                 report.rows_read = reader.rows
                 report.errors = reader.errors
                 report.rows_skipped = reader.bad_rows
+                if not partial:
+                    writer.mark_removed(reader.checker.seen)
                 extra: dict[str, Any] = {"file": str(path)}
                 if reader.ignored:
                     extra["ignored_columns"] = reader.ignored
@@ -642,6 +692,7 @@ def import_directory_rows(
     source: str = "directory",
     actor: str = "demo",
     desk: str = "",
+    partial: bool = False,
 ) -> ImportReport:
     """Upsert rows that are already valid (the demo, tests), exactly as the CSV import does.
 
@@ -652,13 +703,16 @@ def import_directory_rows(
     with engine.begin() as conn:
         writer = _Writer(conn, report, source=source, actor=actor, desk=desk)
         with writer.tuned():
-            _write_rows(writer, report, rows)
+            listed = _write_rows(writer, report, rows)
+            if not partial:
+                writer.mark_removed(listed)
         writer.audit(f"{source} rows")
     _refresh_statistics(engine, report)
     return report
 
 
-def _write_rows(writer: _Writer, report: ImportReport, rows: Iterable[DirectoryRecord]) -> None:
+def _write_rows(writer: _Writer, report: ImportReport, rows: Iterable[DirectoryRecord]) -> set[str]:
+    """Writes the rows; returns their service location IDs."""
     seen: set[str] = set()
     batch: list[_Location] = []
     for row in rows:
@@ -682,6 +736,7 @@ def _write_rows(writer: _Writer, report: ImportReport, rows: Iterable[DirectoryR
             batch = []
     if batch:
         writer.write(_pack(batch))
+    return seen
 
 
 # --------------------------------------------------------------------------- command line
@@ -732,12 +787,15 @@ def summary_line(file: str, report: ImportReport, seconds: float) -> str:
     return (
         f"imported {file}: {_fmt(r.rows_read)} rows read; "
         f"{_fmt(r.locations_added)} locations added, {_fmt(r.locations_updated)} updated, "
-        f"{_fmt(r.locations_unchanged)} unchanged; {_fmt(r.links_added)} phone links added; "
+        f"{_fmt(r.locations_unchanged)} unchanged, {_fmt(r.locations_removed)} marked removed; "
+        f"{_fmt(r.links_added)} phone links added; "
         f"{_fmt(r.rows_skipped)} rows skipped ({seconds:.1f} s)"
     )
 
 
-def run_import_command(settings: Settings, file: str, *, skip_bad: bool) -> int:
+def run_import_command(
+    settings: Settings, file: str, *, skip_bad: bool, partial: bool = False
+) -> int:
     """``outagedesk import-accounts``: exit 0 when imported, 1 when rows are invalid (nothing
     applied), 2 when the file or the database cannot be used."""
     err = sys.stderr
@@ -762,6 +820,7 @@ def run_import_command(settings: Settings, file: str, *, skip_bad: bool) -> int:
             actor=f"{settings.desk}/import" if settings.desk else "import",
             desk=settings.desk,
             progress=show,
+            partial=partial,
         )
     except DirectoryFileError as exc:
         show.end()

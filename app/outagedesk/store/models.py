@@ -103,6 +103,7 @@ class ServiceLocation(Base):
     """The account directory: one row per service location of an account."""
 
     __tablename__ = "service_locations"
+    __table_args__ = (Index("ix_service_locations_removed", "removed_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     service_location_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -126,6 +127,9 @@ class PhoneLink(Base):
         Index("ix_phone_links_account", "account_number", "service_location_id"),
         # The supervisors' review queue: unreviewed links, oldest first.
         Index("ix_phone_links_review", "reviewed", "id"),
+        # The Mappings screen's sort orders (its byte-order prefix indexes: migration 0004).
+        Index("ix_phone_links_created", "created_at", "id"),
+        Index("ix_phone_links_source", "source", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

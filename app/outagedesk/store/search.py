@@ -54,7 +54,13 @@ from sqlalchemy.orm import Session
 from outagedesk.domain.phones import InvalidPhoneError, normalize_phone
 from outagedesk.store.models import PhoneLink, ServiceLocation
 
-__all__ = ["MAX_LINKED_PHONES", "LocationHit", "search_directory", "suggest_for_message"]
+__all__ = [
+    "MAX_LINKED_PHONES",
+    "LocationHit",
+    "locations_with_words",
+    "search_directory",
+    "suggest_for_message",
+]
 
 
 @dataclass(frozen=True)
@@ -469,6 +475,17 @@ def search_directory(
         # Enough rows to fill the page even if every location found so far comes back.
         out.add(_full_text(session, dialect, terms, prefix=True, limit=out.limit))
     return out.hits(session)
+
+
+def locations_with_words(session: Session, text: str, *, limit: int) -> list[tuple[str, str]]:
+    """(account, service location ID) of up to ``limit`` locations whose name and address
+    hold every word of ``text`` as a word start, in directory order (as the search finds
+    them)."""
+    words = _words(_clean(text))[:_MAX_WORDS]
+    if not words:
+        return []
+    found = _full_text(session, _dialect(session), [(w,) for w in words], prefix=True, limit=limit)
+    return [(loc.account_number, loc.service_location_id) for loc in found]
 
 
 # --------------------------------------------------------------------------- suggestions

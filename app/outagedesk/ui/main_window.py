@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableView,
     QTextBrowser,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -49,9 +50,10 @@ from PySide6.QtWidgets import (
 
 from outagedesk import __version__
 from outagedesk.engine.events import LinkState
-from outagedesk.ops.base import Actor, Role
+from outagedesk.ops.base import Actor, Permission, Role
 from outagedesk.store import feed
 from outagedesk.store.feed import FeedCounts, FeedFilter, FeedQuery
+from outagedesk.store.mappings import review_count
 from outagedesk.ui import details as details_html
 from outagedesk.ui import theme
 from outagedesk.ui.backend import Backend
@@ -82,6 +84,7 @@ from outagedesk.ui.link_dialog import (
     do_resend,
     submit_write,
 )
+from outagedesk.ui.mappings_screen import MappingsScreen
 from outagedesk.ui.notify import Notifier
 from outagedesk.ui.number_panel import NumberPanel
 from outagedesk.ui.status import ConnectionBanner, RateMeter, StatusIndicator, banner_problem
@@ -108,6 +111,7 @@ COLUMN_WIDTHS = {
     C_OMS: 200,
 }
 SEARCH_DELAY_MS = 200
+REVIEW_COUNT_MS = 30_000
 FONT_STEPS = (0.8, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6, 1.8, 2.0)
 
 
@@ -425,6 +429,44 @@ class MainWindow(QMainWindow):
             "The selected text reads like a revocation: apply it as an opt-out"
         )
 
+        supervise = menus.addMenu("&Supervisor")
+        self._action(
+            supervise, "&Mappings…", lambda: self.show_mappings(), ("Ctrl+Shift+M",),
+            name="actionMappings",
+        )  # fmt: skip
+        self._action(
+            supervise, "&Review queue…", lambda: self.show_mappings("review"),
+            name="actionReviewQueue",
+        )  # fmt: skip
+        self._action(
+            supervise, "&Conflicts…", lambda: self.show_mappings("conflicts"),
+            name="actionConflicts",
+        )  # fmt: skip
+        self._action(
+            supervise, "&Import link corrections…", self.import_link_corrections,
+            name="actionImportLinkCorrections",
+        )  # fmt: skip
+        supervise.addSeparator()
+        self._action(
+            supervise, "&Audit trail…", lambda: self.show_audit_screen(), ("Ctrl+Shift+A",),
+            name="actionAuditTrail",
+        )  # fmt: skip
+        self.mappings_screen: MappingsScreen | None = None
+        self.supervisor_bar = QToolBar("Supervisor", self)
+        self.supervisor_bar.setObjectName("supervisorToolbar")
+        self.review_button = QToolButton(self.supervisor_bar)
+        self.review_button.setObjectName("reviewCountButton")
+        self.review_button.setText("Review: …")
+        self.review_button.setAccessibleName("Links waiting for review: open the review queue")
+        self.review_button.setToolTip("Dispatchers' links nobody has reviewed yet: open the queue")
+        self.review_button.clicked.connect(lambda: self.show_mappings("review"))
+        self.supervisor_bar.addWidget(self.review_button)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.supervisor_bar)
+        self._review_timer = QTimer(self, interval=REVIEW_COUNT_MS)
+        self._review_timer.timeout.connect(self._load_review_count)
+        self._review_timer.start()
+        QTimer.singleShot(0, self, self._load_review_count)
+
         if self.backend.sim is not None:
             demo = menus.addMenu("&Demo")
             self._action(
@@ -437,12 +479,6 @@ class MainWindow(QMainWindow):
             )  # fmt: skip
             self._action(demo, "&Burst of 50 texts", self._demo_burst, ("Ctrl+Alt+B",),
                          name="actionDemoBurst")  # fmt: skip
-
-        supervisor = menus.addMenu("&Supervisor")
-        self._action(
-            supervisor, "&Audit trail…", lambda: self.show_audit_screen(), ("Ctrl+Shift+A",),
-            name="actionAuditTrail",
-        )  # fmt: skip
 
         help_menu = menus.addMenu("&Help")
         self._action(
@@ -661,6 +697,46 @@ class MainWindow(QMainWindow):
         scroll = self.details.verticalScrollBar().value()
         self.details.setHtml(details_html.render(value, self.theme_name))
         self.details.verticalScrollBar().setValue(scroll)
+
+    # -- supervisor --------------------------------------------------------------------------
+    def show_mappings(self, tab: str = "all") -> MappingsScreen:
+        """Open (or raise) the Mappings screen on a tab: "all", "review" or "conflicts"."""
+        screen = self.mappings_screen
+        if screen is None or not shiboken6.isValid(screen) or not screen.isVisible():
+            engine = self.backend.engine
+            screen = MappingsScreen(
+                worker=self.worker,
+                sessions=self.backend.db.sessions,
+                actor=lambda: self.actor,
+                region=self.backend.settings.region,
+                wake=engine.wake_forwarder if engine is not None else None,
+                tab=tab,
+                parent=self,
+            )
+            screen.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            screen.changed.connect(lambda text: self.statusBar().showMessage(text, 15000))
+            screen.reviewCountChanged.connect(self._on_review_count)
+            self.mappings_screen = screen
+            screen.show()
+        else:
+            screen.refresh()
+            screen.show_tab(tab)
+        screen.activateWindow()
+        return screen
+
+    def import_link_corrections(self) -> None:
+        self.show_mappings().import_corrections()
+
+    def _load_review_count(self) -> None:
+        may_review = self.actor.may(Permission.REVIEW_LINKS)
+        if self.supervisor_bar.isHidden() == may_review:
+            self.supervisor_bar.setVisible(may_review)
+        if may_review and not self.stopping:
+            self.worker.submit(review_count, self._on_review_count)
+
+    def _on_review_count(self, n: int) -> None:
+        self.review_button.setText(f"Review: {n:,}")
+        self.review_button.setAccessibleName(f"{n} links waiting for review: open the queue")
 
     # -- linking -----------------------------------------------------------------------------
     def _row_activated(self, index: QModelIndex) -> None:
