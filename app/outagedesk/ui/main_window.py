@@ -153,6 +153,10 @@ class MainWindow(QMainWindow):
 
         self.worker = DbWorker(backend.db.engine, self)
         self.worker.failed.connect(self._show_error)
+        # Supervisor screens run long jobs (a conflict scan over every link, a 100,000-row
+        # upload, a full export): on their own thread, so the feed never waits behind them.
+        self.supervisor_worker = DbWorker(backend.db.engine, self)
+        self.supervisor_worker.failed.connect(self._show_error)
         engine = backend.engine
         self.bridge = EngineBridge(engine.bus if engine is not None else None, self)
         self.model = FeedModel(self.worker, self)
@@ -705,7 +709,7 @@ class MainWindow(QMainWindow):
         if screen is None or not shiboken6.isValid(screen) or not screen.isVisible():
             engine = self.backend.engine
             screen = MappingsScreen(
-                worker=self.worker,
+                worker=self.supervisor_worker,
                 sessions=self.backend.db.sessions,
                 actor=lambda: self.actor,
                 region=self.backend.settings.region,
@@ -907,7 +911,7 @@ class MainWindow(QMainWindow):
         if old is not None and shiboken6.isValid(old) and old.isVisible():
             old.close()
         screen = AuditScreen(
-            worker=self.worker,
+            worker=self.supervisor_worker,
             actor=self.actor,
             region=self.backend.settings.region,
             phone=phone,
@@ -1173,6 +1177,7 @@ class MainWindow(QMainWindow):
         ok = False
         try:
             self.worker.shutdown()
+            self.supervisor_worker.shutdown()
             ok = self.backend.stop()
         except Exception:
             log.exception("stopping the engine failed")
