@@ -737,9 +737,15 @@ def summary_line(file: str, report: ImportReport, seconds: float) -> str:
     )
 
 
-def run_import_command(settings: Settings, file: str, *, skip_bad: bool) -> int:
-    """``outagedesk import-accounts``: exit 0 when imported, 1 when rows are invalid (nothing
-    applied), 2 when the file or the database cannot be used."""
+def run_import_command(
+    settings: Settings, file: str, *, skip_bad: bool, user: str | None = None
+) -> int:
+    """``outagedesk import-accounts``: exit 0 when imported, 1 when rows are invalid or the
+    person may not import (nothing applied), 2 when the file, the database or the credentials
+    cannot be used. ``user`` is ``--user``; a service token comes from the environment."""
+    from outagedesk.ops.base import OperationError, Permission, PermissionDenied, require
+    from outagedesk.ops.commands import authenticate
+
     err = sys.stderr
     path = Path(file)
     if not path.is_file():
@@ -751,6 +757,14 @@ def run_import_command(settings: Settings, file: str, *, skip_bad: bool) -> int:
     except SettingsError as exc:
         print(f"outagedesk: {exc}", file=err)
         return 2
+    try:
+        with db.sessions() as session:
+            actor = authenticate(settings, session, user)
+        require(actor, Permission.IMPORT_LINKS)
+    except (SettingsError, OperationError) as exc:
+        db.close()
+        print(f"outagedesk: {exc}", file=err)
+        return 1 if isinstance(exc, PermissionDenied) else 2
     show = _Progress(err, f"importing {path.name}")
     started = time.perf_counter()
     try:
@@ -759,8 +773,8 @@ def run_import_command(settings: Settings, file: str, *, skip_bad: bool) -> int:
             path,
             skip_bad=skip_bad,
             region=settings.region,
-            actor=f"{settings.desk}/import" if settings.desk else "import",
-            desk=settings.desk,
+            actor=actor.name,
+            desk=actor.desk,
             progress=show,
         )
     except DirectoryFileError as exc:
