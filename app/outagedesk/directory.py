@@ -46,6 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from outagedesk.config import Settings, SettingsError
 from outagedesk.domain.phones import InvalidPhoneError, normalize_phone
+from outagedesk.ops.base import Actor, OperationError, Permission, PermissionDenied, require
 from outagedesk.runtime import open_database
 from outagedesk.store.models import AuditEntry, UTCDateTime, utcnow
 
@@ -625,6 +626,29 @@ def import_accounts_csv(
     return report
 
 
+def import_accounts_as(
+    actor: Actor,
+    engine: Engine,
+    path: Path,
+    *,
+    skip_bad: bool = False,
+    region: str = "US",
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """:func:`import_accounts_csv` as a person or a service token, who must be allowed to
+    import links; the audit row and the links name them."""
+    require(actor, Permission.IMPORT_LINKS)
+    return import_accounts_csv(
+        engine,
+        path,
+        skip_bad=skip_bad,
+        region=region,
+        actor=actor.name,
+        desk=actor.desk,
+        progress=progress,
+    )
+
+
 def _refresh_statistics(engine: Engine, report: ImportReport) -> None:
     """ANALYZE after a big PostgreSQL import: until autovacuum gets to it, the planner would
     take the fresh tables for empty and answer phone look-ups with sequential scans."""
@@ -743,7 +767,6 @@ def run_import_command(
     """``outagedesk import-accounts``: exit 0 when imported, 1 when rows are invalid or the
     person may not import (nothing applied), 2 when the file, the database or the credentials
     cannot be used. ``user`` is ``--user``; a service token comes from the environment."""
-    from outagedesk.ops.base import OperationError, Permission, PermissionDenied, require
     from outagedesk.ops.commands import authenticate
 
     err = sys.stderr
@@ -760,7 +783,7 @@ def run_import_command(
     try:
         with db.sessions() as session:
             actor = authenticate(settings, session, user)
-        require(actor, Permission.IMPORT_LINKS)
+        require(actor, Permission.IMPORT_LINKS)  # before the file is read
     except (SettingsError, OperationError) as exc:
         db.close()
         print(f"outagedesk: {exc}", file=err)
@@ -768,14 +791,8 @@ def run_import_command(
     show = _Progress(err, f"importing {path.name}")
     started = time.perf_counter()
     try:
-        report = import_accounts_csv(
-            db.engine,
-            path,
-            skip_bad=skip_bad,
-            region=settings.region,
-            actor=actor.name,
-            desk=actor.desk,
-            progress=show,
+        report = import_accounts_as(
+            actor, db.engine, path, skip_bad=skip_bad, region=settings.region, progress=show
         )
     except DirectoryFileError as exc:
         show.end()
