@@ -66,6 +66,7 @@ def test_demo_runs_and_quits_cleanly_with_exit_code_0(tmp_path: Path, how: signa
     assert "engine stopped" in text
     assert "engine stopped (not cleanly)" not in text
     assert "bye (exit code 0)" in text
+    assert "signed in as demo (admin)" in text, "the demo signs in by itself"
     assert "CRITICAL" not in text, text
     scratch = re.search(r"database in (\S+)", text)
     assert scratch is not None

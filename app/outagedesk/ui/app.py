@@ -1,9 +1,10 @@
 """``outagedesk`` / ``outagedesk --demo``: the QApplication, the qasync loop, the window.
 
 Start-up is a coroutine on the qasync loop: the first-run dialog is awaited (``open()`` and its
-``finished`` signal, never ``exec()``), blocking work (migrations, starting the simulator) runs
-on a worker thread, then the window is shown and the coroutine waits for it to close. Any
-exception that escapes a slot, a thread or a task is logged and shown in a dialog.
+``finished`` signal, never ``exec()``), blocking work (migrations, starting the simulator,
+checking a password) runs on a worker thread, someone signs in (the demo signs in by itself),
+then the window is shown and the coroutine waits for it to close. Any exception that escapes
+a slot, a thread or a task is logged and shown in a dialog.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox
 
 from outagedesk.config import Settings, SettingsError
 from outagedesk.logs import setup_logging
+from outagedesk.ops.base import Actor
 from outagedesk.runtime import engine_config
 from outagedesk.ui import theme
 from outagedesk.ui.backend import Backend, open_backend, start_demo
 from outagedesk.ui.dialogs import SettingsDialog, dialog_result, keyring_problem, save_first_run
 from outagedesk.ui.main_window import MainWindow
+from outagedesk.ui.sign_in import demo_actor, sign_in_at_start
 
 log = logging.getLogger(__name__)
 
@@ -223,12 +226,27 @@ async def _main(settings: Settings, demo: bool, session: _Session) -> int:
             except SettingsError as exc:
                 await _message(QMessageBox.Icon.Critical, "OutageDesk cannot start", str(exc))
                 return 2
+        actor: Actor | None
+        try:
+            desk = backend.settings.desk
+            if demo:
+                actor = await loop.run_in_executor(pool, demo_actor, backend.db, desk)
+            else:
+                actor = await sign_in_at_start(backend.db, desk, pool)
+        except BaseException:
+            await loop.run_in_executor(None, backend.stop)
+            raise
+        if actor is None:
+            log.info("nobody signed in")
+            await loop.run_in_executor(None, backend.stop)
+            return 0
+        log.info("signed in as %s (%s)", actor.name, actor.role.value)
     finally:
         pool.shutdown(wait=False)
 
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        window = MainWindow(backend, state_file=settings.data_dir / STATE_FILE)
+        window = MainWindow(backend, state_file=settings.data_dir / STATE_FILE, actor=actor)
     except BaseException:
         # No window to close: stop what was started (off the GUI thread) and give up.
         await loop.run_in_executor(None, backend.stop)

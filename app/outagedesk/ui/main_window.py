@@ -49,7 +49,8 @@ from PySide6.QtWidgets import (
 
 from outagedesk import __version__
 from outagedesk.engine.events import LinkState
-from outagedesk.ops.base import Actor, Role
+from outagedesk.ops.base import Actor, Permission, Role
+from outagedesk.ops.people import needs_role_text, sign_in
 from outagedesk.store import feed
 from outagedesk.store.feed import FeedCounts, FeedFilter, FeedQuery
 from outagedesk.ui import details as details_html
@@ -84,6 +85,7 @@ from outagedesk.ui.link_dialog import (
 )
 from outagedesk.ui.notify import Notifier
 from outagedesk.ui.number_panel import NumberPanel
+from outagedesk.ui.sign_in import DEMO_PASSWORD, DEMO_PERSON, LockOverlay
 from outagedesk.ui.status import ConnectionBanner, RateMeter, StatusIndicator, banner_problem
 from outagedesk.ui.worker import DbWorker
 
@@ -120,13 +122,15 @@ class MainWindow(QMainWindow):
         backend: Backend,
         *,
         state_file: Path,
+        actor: Actor | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.backend = backend
-        # Who acts from this window: every operation checks this person's role.
-        self.actor: Actor = actor_for(
-            backend.settings.desk, Role.ADMIN if backend.demo else Role.DISPATCHER
+        # Who acts from this window: every operation checks this person's role. ui/app.py
+        # passes whoever signed in; the default serves tests and embedding.
+        self.actor: Actor = actor or actor_for(
+            backend.settings.desk, Role.ADMIN if backend.demo else Role.SUPERVISOR
         )
         self.setObjectName("mainWindow")
         self.setWindowTitle("OutageDesk — demo" if backend.demo else "OutageDesk")
@@ -164,7 +168,9 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.notifier = Notifier(self)
         self._build_actions()
+        self._build_sign_in()
         self._connect()
+        self.set_actor(self.actor)
 
         self._restore_state()
         self._status_timer.start()
@@ -310,9 +316,21 @@ class MainWindow(QMainWindow):
         """Edit the automatic replies (non-modal; saved to the settings file)."""
         from outagedesk.ui.templates_dialog import TemplatesDialog
 
-        dialog = TemplatesDialog(self.backend.settings, self)
+        dialog = TemplatesDialog(self.backend.settings, self, actor=self.actor)
+        dialog.saved.connect(self._audit_settings)
         dialog.open()
         self.templates_dialog = dialog
+
+    def _audit_settings(self, before: dict[str, Any], after: dict[str, Any]) -> None:
+        from outagedesk.ops.settings import audit_settings_change
+
+        actor = self.actor
+        submit_write(
+            self.worker,
+            self.backend.db.sessions,
+            lambda s: audit_settings_change(s, actor, before, after),
+            lambda r: self._show_error(r.message) if isinstance(r, Failure) else None,
+        )
 
     def _action(
         self,
@@ -323,9 +341,15 @@ class MainWindow(QMainWindow):
         *,
         name: str,
         checkable: bool = False,
+        permission: Permission | None = None,
     ) -> QAction:
+        """A menu command with its keys; with ``permission``, enabled only for the roles that
+        have it (``set_actor``) — a courtesy, the operation refuses anyway."""
         action = QAction(text, self)
         action.setObjectName(name)
+        if permission is not None:
+            self._permission_actions.append((action, permission))
+            menu.setToolTipsVisible(True)
         if keys:
             action.setShortcuts([QKeySequence(k) for k in keys])
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -341,10 +365,21 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         self.all_actions: list[QAction] = []
+        self._permission_actions: list[tuple[QAction, Permission]] = []
         menus = self.menuBar()
         menus.setAccessibleName("Menu bar")
         file_menu = menus.addMenu("&File")
-        self._action(file_menu, "&Reply templates…", self.show_templates, name="actionTemplates")
+        self._action(
+            file_menu, "&Reply templates…", self.show_templates, name="actionTemplates",
+            permission=Permission.MANAGE_SETTINGS,
+        )  # fmt: skip
+        file_menu.addSeparator()
+        self._action(
+            file_menu, "Loc&k desk", self.lock_desk, ("Ctrl+Alt+L",), name="actionLockDesk"
+        )
+        self._action(
+            file_menu, "S&witch user…", self.switch_user, ("Ctrl+Alt+U",), name="actionSwitchUser"
+        )
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, ("Ctrl+Q",), name="actionQuit")
 
@@ -403,11 +438,12 @@ class MainWindow(QMainWindow):
 
         act = menus.addMenu("&Actions")
         self._action(
-            act, "&Link number…", self.link_current, ("Ctrl+K",), name="actionLink"
+            act, "&Link number…", self.link_current, ("Ctrl+K",), name="actionLink",
+            permission=Permission.LINK,
         )  # fmt: skip
         self._action(
             act, "&Re-send selected…", self.resend_selected, ("Ctrl+Shift+R",),
-            name="actionResendSelected",
+            name="actionResendSelected", permission=Permission.LINK,
         )  # fmt: skip
         self._action(
             act, "&Number…", lambda: self.show_number_panel(), ("Ctrl+N",), name="actionNumber"
@@ -437,6 +473,12 @@ class MainWindow(QMainWindow):
             )  # fmt: skip
             self._action(demo, "&Burst of 50 texts", self._demo_burst, ("Ctrl+Alt+B",),
                          name="actionDemoBurst")  # fmt: skip
+
+        admin = menus.addMenu("A&dmin")
+        self._action(
+            admin, "&People…", self.show_people, ("Ctrl+Alt+P",), name="actionPeople",
+            permission=Permission.MANAGE_PEOPLE,
+        )  # fmt: skip
 
         help_menu = menus.addMenu("&Help")
         self._action(
@@ -476,6 +518,120 @@ class MainWindow(QMainWindow):
         self.status_oms.clicked.connect(lambda: self._explain(self.status_oms))
         self.view.doubleClicked.connect(self._row_activated)
         self.details.anchorClicked.connect(self._details_link)
+
+    # -- who is signed in ----------------------------------------------------------------------
+    def _build_sign_in(self) -> None:
+        self.lock_overlay: LockOverlay | None = None
+        self._feed_widget: QWidget | None = None
+        self._enabled_before_lock: list[tuple[QAction, bool]] = []
+        self.people_screen: QWidget | None = None
+        self.status_person = QLabel("", self.statusBar())
+        self.status_person.setObjectName("statusPerson")
+        self.status_person.setToolTip("Lock the desk: Ctrl+Alt+L · switch user: Ctrl+Alt+U")
+        self.statusBar().addPermanentWidget(self.status_person)
+
+    def set_actor(self, actor: Actor) -> None:
+        """Act as ``actor`` from now on: the status bar names them, and the commands their role
+        may not use are disabled with a tooltip naming the roles that may."""
+        self.actor = actor
+        self.status_person.setText(f"{actor.name} · {actor.role.value}")
+        self.status_person.setAccessibleName(f"Signed in as {actor.name}, {actor.role.value}")
+        for action, permission in self._permission_actions:
+            allowed = actor.may(permission)
+            action.setEnabled(allowed and self.lock_overlay is None)
+            action.setToolTip("" if allowed else needs_role_text(permission))
+
+    def lock_desk(self) -> None:
+        """Hide the feed behind a sign-in form; the engine and the counts keep running."""
+        self._lock(switching=False)
+
+    def switch_user(self) -> None:
+        self._lock(switching=True)
+
+    def _lock(self, *, switching: bool) -> None:
+        if self.lock_overlay is not None or self.stopping:
+            return
+        self._close_screens()
+        hint = (
+            f"Demo: sign in as {DEMO_PERSON}, password {DEMO_PASSWORD}."
+            if self.backend.demo
+            else ""
+        )
+        overlay = LockOverlay(hint=hint)
+        overlay.title.setText("Switch user" if switching else "Desk locked")
+        self._enabled_before_lock = [(a, a.isEnabled()) for a in self.all_actions]
+        for action in self.all_actions:
+            action.setEnabled(False)
+        self._feed_widget = self.takeCentralWidget()
+        self.setCentralWidget(overlay)
+        self.lock_overlay = overlay
+        overlay.form.submitted.connect(self._unlock_attempt)
+        overlay.form.start("" if switching else self.actor.name)
+        self.status_person.setText(f"Locked · {self.actor.name}")
+        self.status_person.setAccessibleName(f"Desk locked; {self.actor.name} was signed in")
+
+    def _unlock_attempt(self, name: str, password: str) -> None:
+        if self.lock_overlay is None:
+            return
+        self.lock_overlay.form.set_busy(True)
+        desk = self.backend.settings.desk
+        submit_write(
+            self.worker,
+            self.backend.db.sessions,
+            lambda s: sign_in(s, name, password, desk),
+            self._on_unlock,
+        )
+
+    def _on_unlock(self, result: Actor | Failure) -> None:
+        overlay = self.lock_overlay
+        if overlay is None or self.stopping:
+            return
+        if isinstance(result, Failure):
+            overlay.form.show_error(result.message)
+            return
+        self.lock_overlay = None
+        assert self._feed_widget is not None
+        self.setCentralWidget(self._feed_widget)  # deletes the overlay
+        self._feed_widget = None
+        for action, enabled in self._enabled_before_lock:
+            action.setEnabled(enabled)
+        self._enabled_before_lock = []
+        switched = result != self.actor
+        self.set_actor(result)
+        if switched:
+            self.statusBar().showMessage(
+                f"Signed in as {result.name} ({result.role.value}).", 10000
+            )
+        self.view.setFocus()
+
+    def _close_screens(self) -> None:
+        """Screens act as the person who opened them: close them when that person leaves."""
+        for dialog in (
+            self.link_dialog,
+            self.number_panel,
+            self.consent_screen,
+            self.people_screen,
+            getattr(self, "templates_dialog", None),
+            self.resend_box,
+        ):
+            if dialog is not None and shiboken6.isValid(dialog):
+                dialog.close()
+
+    def show_people(self) -> None:
+        """Admin ▸ People: people and service tokens (the operations check the role)."""
+        from outagedesk.ui.people_screen import PeopleScreen
+
+        old = self.people_screen
+        if old is not None and shiboken6.isValid(old) and old.isVisible():
+            old.activateWindow()
+            return
+        screen = PeopleScreen(
+            worker=self.worker, sessions=self.backend.db.sessions, actor=self.actor, parent=self
+        )
+        screen.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.people_screen = screen
+        screen.show()
+        screen.activateWindow()
 
     # -- persisted state ---------------------------------------------------------------------
     def _restore_state(self) -> None:
@@ -1043,6 +1199,9 @@ class MainWindow(QMainWindow):
         except Exception:
             log.exception("could not save the window state")
         self.statusBar().showMessage("Stopping: finishing the current transaction…")
+        if self.lock_overlay is not None and self._feed_widget is not None:
+            self.setCentralWidget(self._feed_widget)  # the feed is torn down as usual
+            self.lock_overlay = None
         central = self.centralWidget()
         if central is not None:
             central.setEnabled(False)
@@ -1054,9 +1213,7 @@ class MainWindow(QMainWindow):
             self._search_timer,
         ):
             timer.stop()
-        for dialog in (self.link_dialog, self.number_panel, self.consent_screen):
-            if dialog is not None and shiboken6.isValid(dialog):
-                dialog.close()
+        self._close_screens()
         self.model.stop()
         self.bridge.close()
         self.notifier.close()
