@@ -128,10 +128,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.backend = backend
         # Who acts from this window: every operation checks this person's role. ui/app.py
-        # passes whoever signed in; the default serves tests and embedding.
-        self.actor: Actor = actor or actor_for(
-            backend.settings.desk, Role.ADMIN if backend.demo else Role.SUPERVISOR
-        )
+        # always passes whoever signed in; the default (an administrator named after the
+        # login, so that every screen can be driven) serves tests.
+        self.actor: Actor = actor or actor_for(backend.settings.desk, Role.ADMIN)
         self.setObjectName("mainWindow")
         self.setWindowTitle("OutageDesk — demo" if backend.demo else "OutageDesk")
         self.setWindowIcon(theme.icon("outagedesk"))
@@ -592,6 +591,7 @@ class MainWindow(QMainWindow):
         self.lock_overlay = None
         assert self._feed_widget is not None
         self.setCentralWidget(self._feed_widget)  # deletes the overlay
+        self._feed_widget.show()  # taking it out of the window hid it
         self._feed_widget = None
         for action, enabled in self._enabled_before_lock:
             action.setEnabled(enabled)
