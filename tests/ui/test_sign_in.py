@@ -192,6 +192,12 @@ def test_lock_and_switch_user(
     assert not action(window, "actionPeople").isEnabled()
     assert person.text() == "Locked · alice"  # type: ignore[attr-defined]
     assert overlay.form.name.text() == "alice"
+    unnamed = [
+        w.objectName() or type(w).__name__
+        for w in overlay.findChildren(QWidget)
+        if w.focusPolicy() != Qt.FocusPolicy.NoFocus and w.isVisible() and not w.accessibleName()
+    ]
+    assert unnamed == []
     # The engine keeps running behind the lock.
     sim.gateway.add_message(from_="+12085550150", body="OUT while locked")
     qtbot.waitUntil(
@@ -309,6 +315,12 @@ def test_an_admin_manages_people_and_tokens_in_the_people_screen(
     qtbot.waitUntil(lambda: screen.people_model.rowCount() == 2, timeout=WAIT)
     qtmodeltester.check(screen.people_model)
     assert screen.people_model.keys == ["alice", "kim"]
+    unnamed = [
+        w.objectName() or type(w).__name__
+        for w in screen.findChildren(QWidget)
+        if w.focusPolicy() != Qt.FocusPolicy.NoFocus and w.isVisible() and not w.accessibleName()
+    ]
+    assert unnamed == []
 
     def run(button: QWidget, done: str) -> None:
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)

@@ -150,6 +150,8 @@ class PeopleScreen(QDialog):
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("peopleTabs")
+        self.tabs.setAccessibleName("People or service tokens")
+        self.tabs.tabBar().setAccessibleName("People or service tokens")
         self.tabs.addTab(self._people_tab(), "&People")
         self.tabs.addTab(self._tokens_tab(), "Service &tokens")
         layout.addWidget(self.tabs)
