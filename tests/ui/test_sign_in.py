@@ -32,6 +32,7 @@ from outagedesk.ui.main_window import MainWindow
 from outagedesk.ui.people_screen import PeopleScreen
 from outagedesk.ui.sign_in import (
     DEMO_PASSWORD,
+    ChangePasswordDialog,
     FirstAdminDialog,
     SignInDialog,
     demo_actor,
@@ -291,6 +292,26 @@ def test_a_dispatcher_is_refused_an_edit_and_the_people_screen(
             "alice",
             "kim",
         ]
+
+    # Kim may change her own password, given the current one.
+    action(window, "actionChangePassword").trigger()
+    change = window.password_dialog
+    assert isinstance(change, ChangePasswordDialog)
+    change.current.setText("a-wrong-guess")
+    change.new.setText("kims-new-password")
+    change.again.setText("kims-new-passwerd")
+    qtbot.keyClick(change.again, Qt.Key.Key_Return)
+    assert change.error.text() == "The two new passwords differ."
+    change.again.setText("kims-new-password")
+    qtbot.keyClick(change.again, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: change.error.text() == "The current password is wrong.", timeout=WAIT)
+    change.current.setText("kims-password")
+    change.button.click()
+    qtbot.waitUntil(
+        lambda: "Password of kim changed" in window.statusBar().currentMessage(), timeout=WAIT
+    )
+    with staffed.db.sessions() as s:
+        assert sign_in(s, "kim", "kims-new-password", "test-desk") == KIM
 
     # Reply templates: the save refuses a dispatcher and writes no file.
     settings = Settings(data_dir=tmp_path, config_file=tmp_path / "templates.toml")

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 from outagedesk import __version__
 from outagedesk.engine.events import LinkState
 from outagedesk.ops.base import Actor, Permission, Role
-from outagedesk.ops.people import needs_role_text, sign_in
+from outagedesk.ops.people import change_password, needs_role_text, sign_in
 from outagedesk.store import feed
 from outagedesk.store.feed import FeedCounts, FeedFilter, FeedQuery
 from outagedesk.ui import details as details_html
@@ -85,7 +85,12 @@ from outagedesk.ui.link_dialog import (
 )
 from outagedesk.ui.notify import Notifier
 from outagedesk.ui.number_panel import NumberPanel
-from outagedesk.ui.sign_in import DEMO_PASSWORD, DEMO_PERSON, LockOverlay
+from outagedesk.ui.sign_in import (
+    DEMO_PASSWORD,
+    DEMO_PERSON,
+    ChangePasswordDialog,
+    LockOverlay,
+)
 from outagedesk.ui.status import ConnectionBanner, RateMeter, StatusIndicator, banner_problem
 from outagedesk.ui.worker import DbWorker
 
@@ -379,6 +384,10 @@ class MainWindow(QMainWindow):
         self._action(
             file_menu, "S&witch user…", self.switch_user, ("Ctrl+Alt+U",), name="actionSwitchUser"
         )
+        self._action(
+            file_menu, "Change my &password…", self.change_password,
+            name="actionChangePassword",
+        )  # fmt: skip
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, ("Ctrl+Q",), name="actionQuit")
 
@@ -524,6 +533,7 @@ class MainWindow(QMainWindow):
         self._feed_widget: QWidget | None = None
         self._enabled_before_lock: list[tuple[QAction, bool]] = []
         self.people_screen: QWidget | None = None
+        self.password_dialog: ChangePasswordDialog | None = None
         self.status_person = QLabel("", self.statusBar())
         self.status_person.setObjectName("statusPerson")
         self.status_person.setToolTip("Lock the desk: Ctrl+Alt+L · switch user: Ctrl+Alt+U")
@@ -611,11 +621,37 @@ class MainWindow(QMainWindow):
             self.number_panel,
             self.consent_screen,
             self.people_screen,
+            self.password_dialog,
             getattr(self, "templates_dialog", None),
             self.resend_box,
         ):
             if dialog is not None and shiboken6.isValid(dialog):
                 dialog.close()
+
+    def change_password(self) -> None:
+        actor = self.actor
+        dialog = ChangePasswordDialog(actor.name, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def changed(result: Any) -> None:
+            if not shiboken6.isValid(dialog):
+                return
+            if isinstance(result, Failure):
+                dialog.show_error(result.message)
+                return
+            dialog.accept()
+            self.statusBar().showMessage(f"Password of {actor.name} changed.", 10000)
+
+        dialog.submitted.connect(
+            lambda old, new: submit_write(
+                self.worker,
+                self.backend.db.sessions,
+                lambda s: change_password(s, actor, old, new),
+                changed,
+            )
+        )
+        self.password_dialog = dialog
+        dialog.open()
 
     def show_people(self) -> None:
         """Admin ▸ People: people and service tokens (the operations check the role)."""

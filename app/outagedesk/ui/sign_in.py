@@ -209,6 +209,50 @@ class FirstAdminDialog(QDialog):
         self.error.show()
 
 
+class ChangePasswordDialog(QDialog):
+    """File ▸ Change my password: the current one, then the new one twice."""
+
+    submitted = Signal(str, str)
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("changePasswordDialog")
+        self.setWindowTitle(f"Change the password of {name}")
+        self.setAccessibleName(f"Change the password of {name}")
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.current = _line(self, "passwordCurrent", "Current password", secret=True)
+        self.new = _line(self, "passwordNew", "New password", secret=True)
+        self.new.setPlaceholderText(f"at least {MIN_PASSWORD} characters")
+        self.again = _line(self, "passwordAgain", "New password again", secret=True)
+        form.addRow("&Current password:", self.current)
+        form.addRow("&New password:", self.new)
+        form.addRow("New password &again:", self.again)
+        layout.addLayout(form)
+        self.error = _error_label(self, "passwordError")
+        layout.addWidget(self.error)
+        self.button = QPushButton("C&hange password", self)
+        self.button.setObjectName("passwordChange")
+        self.button.setAccessibleName("Change password")
+        self.button.setDefault(True)
+        layout.addWidget(self.button)
+        self.button.clicked.connect(self.submit)
+        self.again.returnPressed.connect(self.submit)
+
+    def submit(self) -> None:
+        if self.new.text() != self.again.text():
+            self.show_error("The two new passwords differ.")
+            return
+        self.button.setEnabled(False)
+        self.submitted.emit(self.current.text(), self.new.text())
+
+    def show_error(self, text: str) -> None:
+        self.button.setEnabled(True)
+        message = text[:1].upper() + text[1:]
+        self.error.setText(message if message.endswith(".") else message + ".")
+        self.error.show()
+
+
 class LockOverlay(QWidget):
     """What a locked desk shows instead of the feed; the engine keeps running behind it."""
 
