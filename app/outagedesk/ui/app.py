@@ -124,12 +124,20 @@ class _Session:
 
     def __init__(self) -> None:
         self.window: MainWindow | None = None
+        self.sign_in: QDialog | None = None
         self.quit_requested = False
 
     def request_quit(self) -> None:
         self.quit_requested = True
         if self.window is not None:
             self.window.close()
+        elif self.sign_in is not None:
+            self.sign_in.reject()
+
+    def signing_in(self, dialog: QDialog) -> None:
+        self.sign_in = dialog
+        if self.quit_requested:
+            dialog.reject()
 
 
 def _install_signals(session: _Session) -> Callable[[], None]:
@@ -226,13 +234,19 @@ async def _main(settings: Settings, demo: bool, session: _Session) -> int:
             except SettingsError as exc:
                 await _message(QMessageBox.Icon.Critical, "OutageDesk cannot start", str(exc))
                 return 2
+        # The engine works while the desk waits for someone to sign in: texts keep flowing.
+        backend.start()
         actor: Actor | None
         try:
             desk = backend.settings.desk
             if demo:
                 actor = await loop.run_in_executor(pool, demo_actor, backend.db, desk)
             else:
-                actor = await sign_in_at_start(backend.db, desk, pool)
+                log.info("waiting for someone to sign in")
+                try:
+                    actor = await sign_in_at_start(backend.db, desk, pool, session.signing_in)
+                finally:
+                    session.sign_in = None
         except BaseException:
             await loop.run_in_executor(None, backend.stop)
             raise
@@ -260,7 +274,6 @@ async def _main(settings: Settings, demo: bool, session: _Session) -> int:
 
     window.shutdownFinished.connect(finished)
     window.show()
-    backend.start()
     log.info("window open%s", " (demo)" if backend.demo else "")
     # Once now, once more when the engine has loaded what it loads lazily.
     freeze_heap()

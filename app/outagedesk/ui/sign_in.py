@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
 from functools import partial
 from typing import Any
@@ -302,9 +303,15 @@ def demo_actor(db: Database, desk: str) -> Actor:
         return ensure_builtin_person(session, DEMO_PERSON, Role.ADMIN, desk, DEMO_PASSWORD)
 
 
-async def sign_in_at_start(db: Database, desk: str, pool: Executor) -> Actor | None:
+async def sign_in_at_start(
+    db: Database,
+    desk: str,
+    pool: Executor,
+    opened: Callable[[QDialog], None] | None = None,
+) -> Actor | None:
     """The first-administrator dialog on a new database, else the sign-in dialog; the
-    person who signed in, or None when the dialog was closed."""
+    person who signed in, or None when the dialog was closed. ``opened(dialog)`` lets the
+    caller close it (a SIGTERM while nobody has signed in)."""
     loop = asyncio.get_running_loop()
     first = not await loop.run_in_executor(pool, _people_exist, db)
     dialog: FirstAdminDialog | SignInDialog = FirstAdminDialog() if first else SignInDialog()
@@ -332,6 +339,8 @@ async def sign_in_at_start(db: Database, desk: str, pool: Executor) -> Actor | N
     dialog.submitted.connect(attempt)
     dialog.finished.connect(closed)
     dialog.open()
+    if opened is not None:
+        opened(dialog)
     try:
         return await signed_in
     finally:
