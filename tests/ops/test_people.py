@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -313,3 +314,29 @@ def test_the_tooltip_names_the_roles_that_may() -> None:
         "Needs the supervisor or admin role (to edit, move and delete links)"
     )
     assert needs_role_text(Permission.MANAGE_PEOPLE).startswith("Needs the admin role")
+
+
+def test_two_desks_creating_the_first_admin_at_once_make_one(db: DbUnderTest) -> None:
+    start = threading.Barrier(2, timeout=10)
+    outcomes: dict[str, str] = {}
+
+    def create(name: str) -> None:
+        start.wait()
+        with db.sessions() as s:
+            try:
+                create_first_admin(s, name, ADMIN_PW, DESK)
+                outcomes[name] = "created"
+            except OperationError as exc:
+                outcomes[name] = str(exc)
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in ("ann", "bea")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes.values()) == [
+        "an administrator already exists: sign in instead",
+        "created",
+    ]
+    with db.sessions() as s:
+        assert len(s.scalars(select(Person)).all()) == 1

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from outagedesk.ops.base import (
@@ -176,6 +176,10 @@ def create_first_admin(
 ) -> Actor:
     """The first administrator of a new database; refused once anybody exists."""
     hashed = _hash(password)
+    if session.get_bind().dialect.name == "postgresql":
+        # Two desks creating "the first" administrator at once must not make two. (SQLite
+        # transactions here begin IMMEDIATE: already one writer at a time.)
+        session.execute(text("LOCK TABLE people IN SHARE ROW EXCLUSIVE MODE"))
     if people_exist(session):
         raise OperationError("an administrator already exists: sign in instead")
     person = _new_person(session, "", name, Role.ADMIN, hashed, display_name)

@@ -198,7 +198,10 @@ def _first_admin(settings: Settings, args: argparse.Namespace) -> int | None:
         return 1
     finally:
         db.close()
-    print(f"created the first administrator {actor.name}; from now on commands need --user")
+    print(
+        f"created the first administrator {actor.name}; from now on commands act as someone: "
+        f"--user {actor.name}, or a service token"
+    )
     return 0
 
 
