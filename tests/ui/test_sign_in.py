@@ -362,6 +362,7 @@ def test_an_admin_manages_people_and_tokens_in_the_people_screen(
     run(screen.set_role_button, "kim is now trainer.")
     run(screen.toggle_button, "kim disabled.")
     qtbot.waitUntil(lambda: screen.toggle_button.text() == "&Enable", timeout=WAIT)
+    assert screen.people_model.rows[1][3:] == ("disabled", "never", "0")
     screen.reset_password.setText("kims-new-password")
     run(screen.reset_button, "The password of kim was reset.")
     screen.people_view.selectRow(screen.people_model.keys.index("alice"))

@@ -49,7 +49,7 @@ from outagedesk.ops.people import (
 from outagedesk.ui.link_dialog import Failure, submit_write
 from outagedesk.ui.worker import DbWorker
 
-PEOPLE_HEADERS = ("Name", "Display name", "Role", "State", "Last sign-in")
+PEOPLE_HEADERS = ("Name", "Display name", "Role", "State", "Last sign-in", "Failed since")
 TOKEN_HEADERS = ("Name", "Role", "Starts with", "State", "Issued by", "Last used")
 
 Index = QModelIndex | QPersistentModelIndex
@@ -103,6 +103,7 @@ def _people_rows(people: list[PersonInfo]) -> tuple[list[str], list[tuple[str, .
             p.role.value,
             "active" if p.active else "disabled",
             _when(p.last_sign_in_at),
+            str(p.failed_sign_ins),
         )
         for p in people
     ]
