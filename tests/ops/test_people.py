@@ -131,6 +131,19 @@ def test_five_failures_refuse_that_name_for_a_minute_then_one_more_try(db: DbUnd
     assert actions.count("sign_in_refused") == 3
 
 
+def test_a_password_reset_lets_a_locked_out_person_back_in_at_once(db: DbUnderTest) -> None:
+    admin = first_admin(db)
+    add(db, admin, "jdoe", Role.DISPATCHER)
+    for _ in range(MAX_FAILURES):
+        with db.sessions() as s, pytest.raises(SignInFailed, match="wrong name or password"):
+            sign_in(s, "jdoe", "guess-guess", DESK)
+    with db.sessions() as s:
+        with pytest.raises(SignInFailed, match="too many failed sign-ins"):
+            sign_in(s, "jdoe", PW, DESK)
+        reset_password(s, admin, "jdoe", "fresh-password")
+        assert sign_in(s, "jdoe", "fresh-password", DESK).name == "jdoe"
+
+
 def test_unknown_names_are_slowed_down_like_real_ones(db: DbUnderTest) -> None:
     first_admin(db)
     for _ in range(MAX_FAILURES):

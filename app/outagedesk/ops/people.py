@@ -48,6 +48,8 @@ _NAME = re.compile(r"[a-z][a-z0-9._@-]{0,63}")
 _SIGN_IN = "sign_in"
 _SIGN_IN_FAILED = "sign_in_failed"
 _SIGN_IN_REFUSED = "sign_in_refused"
+_RESET = "person_reset_password"
+_ENDS_FAILURES = (_SIGN_IN, _SIGN_IN_FAILED, _RESET)
 
 
 class SignInFailed(OperationError):
@@ -256,7 +258,7 @@ def reset_password(session: Session, actor: Actor, name: str, new_password: str)
     hashed = _hash(new_password)
     person = _person(session, name)
     _set_hash(person, hashed)
-    audit(session, actor, "person_reset_password", person.username, None, None)
+    audit(session, actor, _RESET, person.username, None, None)
     session.commit()
 
 
@@ -310,10 +312,11 @@ def _verify(hashed: str, password: str) -> bool:
 
 
 def _seconds_locked(session: Session, key: str, now: datetime) -> int:
-    """Seconds until ``key`` may try again, or 0."""
+    """Seconds until ``key`` may try again, or 0. A sign-in, or an administrator resetting
+    the password, ends a run of failures."""
     recent = session.execute(
         select(AuditEntry.action, AuditEntry.at)
-        .where(AuditEntry.actor == key, AuditEntry.action.in_((_SIGN_IN, _SIGN_IN_FAILED)))
+        .where(AuditEntry.subject == key, AuditEntry.action.in_(_ENDS_FAILURES))
         .order_by(AuditEntry.id.desc())
         .limit(MAX_FAILURES)
     ).all()
