@@ -94,6 +94,12 @@ def test_a_new_database_asks_for_the_first_administrator(qtbot: QtBot, database:
     async def go(pool: ThreadPoolExecutor) -> Actor | None:
         task = asyncio.ensure_future(sign_in_at_start(database, "desk-1", pool))
         dialog = await shown(FirstAdminDialog)
+        unnamed = [
+            w.objectName()
+            for w in dialog.findChildren(QWidget)
+            if w.focusPolicy() != Qt.FocusPolicy.NoFocus and not w.accessibleName()
+        ]
+        assert unnamed == []
         qtbot.keyClicks(dialog.name, "Alice")
         qtbot.keyClicks(dialog.password, "long-enough-1")
         qtbot.keyClicks(dialog.again, "long-enough-2")
@@ -124,7 +130,15 @@ def test_sign_in_says_what_is_wrong_and_enter_submits(qtbot: QtBot, database: Da
         task = asyncio.ensure_future(sign_in_at_start(database, "desk-1", pool))
         dialog = await shown(SignInDialog)
         form = dialog.form
+        unnamed = [
+            w.objectName()
+            for w in dialog.findChildren(QWidget)
+            if w.focusPolicy() != Qt.FocusPolicy.NoFocus and not w.accessibleName()
+        ]
+        assert unnamed == []
         qtbot.keyClicks(form.name, "KIM")
+        qtbot.keyClick(form.name, Qt.Key.Key_Return)  # moves on: no empty password is tried
+        assert form.button.isEnabled()
         qtbot.keyClicks(form.password, "not-kims-password")
         qtbot.keyClick(form.password, Qt.Key.Key_Return)
         await until(lambda: form.error.isVisible(), "the refusal")
@@ -136,6 +150,9 @@ def test_sign_in_says_what_is_wrong_and_enter_submits(qtbot: QtBot, database: Da
         return await task
 
     assert drive(go) == Actor("kim", "desk-1", Role.DISPATCHER)
+    with database.sessions() as s:
+        tries = s.scalars(select(AuditEntry.action).where(AuditEntry.actor == "kim")).all()
+    assert tries == ["sign_in_failed", "sign_in"], "Enter after the name tried nothing"
 
 
 def test_closing_the_sign_in_dialog_signs_nobody_in(qtbot: QtBot, database: Database) -> None:

@@ -14,6 +14,7 @@ from concurrent.futures import Executor
 from functools import partial
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -97,6 +98,10 @@ class SignInForm(QWidget):
         if not name:
             self.show_error("Type your name.")
             self.name.setFocus()
+            return
+        if not self.password.text():
+            # Enter after the name moves on; an empty password would count as a failure.
+            self.password.setFocus()
             return
         self.submitted.emit(name, self.password.text())
 
@@ -318,6 +323,8 @@ async def sign_in_at_start(
     signed_in: asyncio.Future[Actor | None] = loop.create_future()
 
     def answered(future: asyncio.Future[Actor]) -> None:
+        if signed_in.done() or not shiboken6.isValid(dialog):
+            return  # an answer after the dialog was closed or start-up was cancelled
         exc = future.exception()
         if isinstance(exc, OperationError):
             dialog.show_error(str(exc))
@@ -344,4 +351,5 @@ async def sign_in_at_start(
     try:
         return await signed_in
     finally:
-        dialog.deleteLater()
+        if shiboken6.isValid(dialog):
+            dialog.deleteLater()
