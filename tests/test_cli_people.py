@@ -197,6 +197,29 @@ def test_a_person_signs_in_with_a_password_from_the_environment_or_a_prompt(
     assert "linked to 9002" in capsys.readouterr().out
 
 
+def test_a_new_password_is_typed_twice_on_a_terminal(
+    admin: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    monkeypatch.delenv(NEW_PASSWORD_ENV)
+    assert run(admin, "people", "reset-password", "alice", "--user", "alice") == 2
+    assert f"set {NEW_PASSWORD_ENV} or use a terminal" in one_line(capsys.readouterr().err)
+    typed = iter(["first-try-pass", "first-try-pasS", "second-try-pass", "second-try-pass"])
+    prompts: list[str] = []
+
+    def answer(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return next(typed)
+
+    monkeypatch.setattr(sys, "stdin", TerminalInput())
+    monkeypatch.setattr(getpass, "getpass", answer)
+    assert run(admin, "people", "reset-password", "alice", "--user", "alice") == 2
+    assert "the two passwords differ; nothing was changed" in one_line(capsys.readouterr().err)
+    assert run(admin, "people", "reset-password", "alice", "--user", "alice") == 0
+    assert prompts == ["New password for alice: ", "Same password again: "] * 2
+    monkeypatch.setenv(PASSWORD_ENV, "second-try-pass")
+    assert run(admin, "people", "list", "--user", "alice") == 0
+
+
 class TerminalInput(io.StringIO):
     def isatty(self) -> bool:
         return True
