@@ -6,8 +6,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, profiles
+
+from outagedesk.ops import people
 
 from dbsupport import DbUnderTest, postgres_db, sqlite_db_at
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at full cost takes a fifth of a second per hash here; tests hash hundreds."""
+    monkeypatch.setattr(people, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
+from authsupport import service_token
 from outagedesk import directory
 from outagedesk.cli import main as cli_main
 from outagedesk.config import Settings
@@ -27,6 +28,9 @@ from outagedesk.directory import (
     import_directory_rows,
     run_import_command,
 )
+from outagedesk.ops.base import Role
+from outagedesk.ops.commands import TOKEN_ENV
+from outagedesk.runtime import open_database
 from outagedesk.sim import DirectoryRow
 from outagedesk.store.db import make_engine, migrate, session_factory
 from outagedesk.store.links import link_targets
@@ -125,6 +129,17 @@ def settings_for(tmp_path: Path) -> Settings:
 
 def db_of(settings: Settings) -> Engine:
     return make_engine(settings.database_url)
+
+
+@pytest.fixture
+def import_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line acts as a supervisor's service token, as a nightly script would."""
+    db = open_database(settings_for(tmp_path))
+    try:
+        token = service_token(db.sessions, Role.SUPERVISOR, "nightly-import")
+    finally:
+        db.close()
+    monkeypatch.setenv(TOKEN_ENV, token)
 
 
 # --------------------------------------------------------------------------- importing
@@ -434,7 +449,9 @@ def test_import_directory_rows_uses_the_same_upsert(engine: Engine) -> None:
 # --------------------------------------------------------------------------- command line
 
 
-def test_run_import_command_success(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_import_command_success(
+    import_token: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = settings_for(tmp_path)
     lines = [*GOOD[:1], *GOOD[1:]]
     lines[0] += ",notes"
@@ -453,14 +470,18 @@ def test_run_import_command_success(tmp_path: Path, capsys: pytest.CaptureFixtur
     try:
         assert count(eng, ServiceLocation) == 3
         with eng.connect() as conn:
-            audit = conn.execute(select(AuditEntry.actor, AuditEntry.desk)).one()
-        assert tuple(audit) == ("desk-7/import", "desk-7")
+            audit = conn.execute(
+                select(AuditEntry.actor, AuditEntry.desk).where(
+                    AuditEntry.action == "directory_import"
+                )
+            ).one()
+        assert tuple(audit) == ("token:nightly-import", "desk-7")
     finally:
         eng.dispose()
 
 
 def test_run_import_command_invalid_rows(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    import_token: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = settings_for(tmp_path)
     path = write_csv(tmp_path / "bad.csv", BAD_FILE)
@@ -486,7 +507,7 @@ def test_run_import_command_invalid_rows(
 
 
 def test_run_import_command_shows_the_first_50_errors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    import_token: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = [HEADER] + [f"A-{i},SL-{i},M-{i},N,Main St,,perhaps" for i in range(120)]
     path = write_csv(tmp_path / "many.csv", lines)
@@ -501,7 +522,7 @@ def test_run_import_command_shows_the_first_50_errors(
 
 
 def test_run_import_command_file_problems_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    import_token: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = settings_for(tmp_path)
     assert run_import_command(settings, str(tmp_path / "nope.csv"), skip_bad=False) == 2
@@ -518,7 +539,10 @@ def test_run_import_command_file_problems_exit_2(
 
 
 def test_progress_lines_when_not_a_terminal(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    import_token: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(directory, "BATCH_ROWS", 50_000)
     lines = [HEADER] + [f"A-{i},SL-{i},,N,Main St,,no" for i in range(250_000)]
@@ -534,7 +558,10 @@ def test_progress_lines_when_not_a_terminal(
 
 
 def test_run_import_command_database_error_exits_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    import_token: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def locked(self: Any, packed: Any) -> None:
         raise OperationalError("INSERT", {}, Exception("database is locked"))
@@ -568,7 +595,10 @@ def test_progress_is_a_counter_on_a_terminal() -> None:
 
 
 def test_cli_end_to_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    import_token: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("OUTAGEDESK_CONFIG_FILE", str(tmp_path / "none.toml"))
     # Tokens from the environment keep the OS keyring out of the test.

@@ -1,4 +1,4 @@
-"""Command line: ``outagedesk [run|import-accounts|links|sim|...] [flags]``.
+"""Command line: ``outagedesk [run|import-accounts|link|links|...|people|tokens|sim] [flags]``.
 
 Common flags work before or after the subcommand. A wrong flag or a missing setting ends in
 a one-line error that names the fix, never a traceback.
@@ -93,26 +93,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     from outagedesk.ops import commands as ops_commands
+    from outagedesk.ops import people_commands
+
+    ops_commands.add_credential_arguments(imp)
 
     link = sub.add_parser(
         "link", help="link a phone number to an account or location", **sub_kwargs
     )
     _common(link, top=False)
     ops_commands.add_link_arguments(link)
+    ops_commands.add_credential_arguments(link)
     resend = sub.add_parser("resend", help="re-send reports to the OMS", **sub_kwargs)
     _common(resend, top=False)
     ops_commands.add_resend_arguments(resend)
+    ops_commands.add_credential_arguments(resend)
 
     opt_out = sub.add_parser(
         "opt-out", help="force an opt-out (there is no force opt-in)", **sub_kwargs
     )
     _common(opt_out, top=False)
     ops_commands.add_opt_out_arguments(opt_out)
+    ops_commands.add_credential_arguments(opt_out)
     export = sub.add_parser(
         "export-consent", help="write consent records to CSV for an audit", **sub_kwargs
     )
     _common(export, top=False)
     ops_commands.add_export_arguments(export)
+    ops_commands.add_credential_arguments(export)
+    people_commands.add_parsers(sub, _common, sub_kwargs)
 
     audit = sub.add_parser(
         "audit", help="read the audit trail (supervisors and administrators)", **sub_kwargs
@@ -165,7 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from outagedesk.directory import run_import_command
 
             return run_import_command(
-                settings, args.file, skip_bad=args.skip_bad_rows, partial=args.partial
+                settings,
+                args.file,
+                skip_bad=args.skip_bad_rows,
+                partial=args.partial,
+                user=args.user,
             )
         if args.command == "links":
             from outagedesk.ops.links_commands import run_links
@@ -176,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             runner = getattr(ops_commands, OPS_COMMANDS[args.command])
             return int(runner(settings, args))
+        if args.command in ("people", "tokens"):
+            from outagedesk.ops import people_commands
+
+            return people_commands.run(settings, args)
         if args.command == "run" and args.headless:
             from outagedesk.headless import run_headless
 

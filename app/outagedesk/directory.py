@@ -48,6 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from outagedesk.config import Settings, SettingsError
 from outagedesk.domain.phones import InvalidPhoneError, normalize_phone
+from outagedesk.ops.base import Actor, OperationError, Permission, PermissionDenied, require
 from outagedesk.runtime import open_database
 from outagedesk.store.models import AuditEntry, UTCDateTime, utcnow
 
@@ -675,6 +676,31 @@ def import_accounts_csv(
     return report
 
 
+def import_accounts_as(
+    actor: Actor,
+    engine: Engine,
+    path: Path,
+    *,
+    skip_bad: bool = False,
+    region: str = "US",
+    progress: Callable[[int, int], None] | None = None,
+    partial: bool = False,
+) -> ImportReport:
+    """:func:`import_accounts_csv` as a person or a service token, who must be allowed to
+    import links; the audit row and the links name them."""
+    require(actor, Permission.IMPORT_LINKS)
+    return import_accounts_csv(
+        engine,
+        path,
+        skip_bad=skip_bad,
+        region=region,
+        actor=actor.name,
+        desk=actor.desk,
+        progress=progress,
+        partial=partial,
+    )
+
+
 def _refresh_statistics(engine: Engine, report: ImportReport) -> None:
     """ANALYZE after a big PostgreSQL import: until autovacuum gets to it, the planner would
     take the fresh tables for empty and answer phone look-ups with sequential scans."""
@@ -794,10 +820,18 @@ def summary_line(file: str, report: ImportReport, seconds: float) -> str:
 
 
 def run_import_command(
-    settings: Settings, file: str, *, skip_bad: bool, partial: bool = False
+    settings: Settings,
+    file: str,
+    *,
+    skip_bad: bool,
+    partial: bool = False,
+    user: str | None = None,
 ) -> int:
-    """``outagedesk import-accounts``: exit 0 when imported, 1 when rows are invalid (nothing
-    applied), 2 when the file or the database cannot be used."""
+    """``outagedesk import-accounts``: exit 0 when imported, 1 when rows are invalid or the
+    person may not import (nothing applied), 2 when the file, the database or the credentials
+    cannot be used. ``user`` is ``--user``; a service token comes from the environment."""
+    from outagedesk.ops.commands import authenticate
+
     err = sys.stderr
     path = Path(file)
     if not path.is_file():
@@ -809,16 +843,23 @@ def run_import_command(
     except SettingsError as exc:
         print(f"outagedesk: {exc}", file=err)
         return 2
+    try:
+        with db.sessions() as session:
+            actor = authenticate(settings, session, user)
+        require(actor, Permission.IMPORT_LINKS)  # before the file is read
+    except (SettingsError, OperationError) as exc:
+        db.close()
+        print(f"outagedesk: {exc}", file=err)
+        return 1 if isinstance(exc, PermissionDenied) else 2
     show = _Progress(err, f"importing {path.name}")
     started = time.perf_counter()
     try:
-        report = import_accounts_csv(
+        report = import_accounts_as(
+            actor,
             db.engine,
             path,
             skip_bad=skip_bad,
             region=settings.region,
-            actor=f"{settings.desk}/import" if settings.desk else "import",
-            desk=settings.desk,
             progress=show,
             partial=partial,
         )

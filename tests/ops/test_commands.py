@@ -1,4 +1,7 @@
-"""`outagedesk link` and `outagedesk resend` as a script would call them."""
+"""`outagedesk link`, `resend`, `opt-out`, `export-consent` as a script would call them.
+
+The script acts with a supervisor's service token (tests/test_cli_people.py covers the other
+ways to sign in and every refusal)."""
 
 from __future__ import annotations
 
@@ -7,11 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from authsupport import service_token
 from outagedesk.cli import main
 from outagedesk.config import load_settings
 from outagedesk.directory import import_directory_rows
 from outagedesk.domain.keywords import Classifier
 from outagedesk.gateway.contract import parse_page
+from outagedesk.ops.base import Role
+from outagedesk.ops.commands import PASSWORD_ENV, TOKEN_ENV
 from outagedesk.runtime import open_database
 from outagedesk.sim import DirectoryRow
 from outagedesk.store.ingest import IngestPolicy, ingest_page
@@ -22,6 +28,7 @@ ROWS = [DirectoryRow("9001", "SL-9001-1", "M-1", "Pat Farmer", "1 Barn Rd", (), 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
     monkeypatch.setenv("OUTAGEDESK_CONFIG_FILE", str(tmp_path / "absent.toml"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     monkeypatch.delenv("OUTAGEDESK_DB_URL", raising=False)
@@ -39,6 +46,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )  # fmt: skip
     with db.sessions() as s:
         ingest_page(s, "default", page, IngestPolicy(Classifier()))
+    monkeypatch.setenv(TOKEN_ENV, service_token(db.sessions, Role.SUPERVISOR, "ops-script"))
     db.close()
     return tmp_path
 
@@ -60,7 +68,7 @@ def keys(data_dir: Path) -> list[str]:
 def test_link_with_resend(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
         ["link", "(208) 555-0150", "--account", "9001", "--location", "SL-9001-1",
-         "--resend", "--as", "ops-script", "--data-dir", str(data_dir)]
+         "--resend", "--data-dir", str(data_dir)]
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
@@ -69,7 +77,7 @@ def test_link_with_resend(data_dir: Path, capsys: pytest.CaptureFixture[str]) ->
     assert keys(data_dir) == ["2", "2"]
     db = open_database(load_settings({"data_dir": data_dir}, use_keyring=False))
     with db.sessions() as s:
-        assert s.scalars(select(PhoneLink.created_by)).all() == ["ops-script"]
+        assert s.scalars(select(PhoneLink.created_by)).all() == ["token:ops-script"]
         assert "link_add" in s.scalars(select(AuditEntry.action)).all()
     db.close()
 
@@ -87,14 +95,14 @@ def test_link_to_an_unknown_account_fails_clearly(
 ) -> None:
     code = main(["link", "2085550150", "--account", "0000", "--data-dir", str(data_dir)])
     assert code == 1
-    assert "account 0000 is not in the account directory" in capsys.readouterr().out
+    assert "account 0000 is not in the account directory" in capsys.readouterr().err
 
 
 def test_a_bad_phone_or_time_is_a_clear_error(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["link", "not-a-phone", "--account", "9001", "--data-dir", str(data_dir)]) == 1
-    assert "not a phone number" in capsys.readouterr().out
+    assert "not a phone number" in capsys.readouterr().err
     code = main(["resend", "--state", "queued", "--since", "soon", "--data-dir", str(data_dir)])
     assert code == 2
     assert "'soon' is not a time" in capsys.readouterr().err

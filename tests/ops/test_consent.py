@@ -77,8 +77,8 @@ def test_export_for_a_date_range(db: DbUnderTest) -> None:
         force_opt_out(s, ACTOR, "+15055550124", "OUT", "asked")
         now = datetime.now(UTC)
         out = io.StringIO()
-        rows = export_consent_csv(s, out, now - timedelta(hours=1), now + timedelta(hours=1))
-        empty = export_consent_csv(s, io.StringIO(), now + timedelta(hours=1), None)
+        rows = export_consent_csv(s, ACTOR, out, now - timedelta(hours=1), now + timedelta(hours=1))
+        empty = export_consent_csv(s, ACTOR, io.StringIO(), now + timedelta(hours=1), None)
     table = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert (rows, empty) == (2, 0)
     assert [(r["phone"], r["keyword"], r["state"], r["how"], r["actor"]) for r in table] == [

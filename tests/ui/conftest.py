@@ -23,6 +23,7 @@ from outagedesk.config import Settings
 from outagedesk.directory import import_directory_rows
 from outagedesk.engine.core import OutageEngine
 from outagedesk.engine.runner import EngineThread
+from outagedesk.ops.base import Actor
 from outagedesk.runtime import engine_config, open_database
 from outagedesk.sim import Simulator, TrafficMix
 from outagedesk.ui.backend import Backend
@@ -104,9 +105,15 @@ def open_window(
 ) -> Iterator[Callable[..., MainWindow]]:
     windows: list[MainWindow] = []
 
-    def open_(backend: Backend | None = None, state_file: Path | None = None) -> MainWindow:
+    def open_(
+        backend: Backend | None = None,
+        state_file: Path | None = None,
+        actor: Actor | None = None,
+    ) -> MainWindow:
         backend = backend or make_backend()
-        window = MainWindow(backend, state_file=state_file or tmp_path / "window-state.ini")
+        window = MainWindow(
+            backend, state_file=state_file or tmp_path / "window-state.ini", actor=actor
+        )
         windows.append(window)
         window.show()
         backend.start()

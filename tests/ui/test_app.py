@@ -66,11 +66,45 @@ def test_demo_runs_and_quits_cleanly_with_exit_code_0(tmp_path: Path, how: signa
     assert "engine stopped" in text
     assert "engine stopped (not cleanly)" not in text
     assert "bye (exit code 0)" in text
+    assert "signed in as demo (admin)" in text, "the demo signs in by itself"
     assert "CRITICAL" not in text, text
     scratch = re.search(r"database in (\S+)", text)
     assert scratch is not None
     assert not Path(scratch.group(1)).exists(), "the throw-away database is removed"
     assert (tmp_path / ui_app.STATE_FILE).exists(), "window state saved"
+
+
+def test_sigterm_while_nobody_has_signed_in_quits_cleanly(tmp_path: Path) -> None:
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        OUTAGEDESK_CONFIG_FILE=str(tmp_path / "none.toml"),
+        OUTAGEDESK_GATEWAY_URL="http://127.0.0.1:9",
+        OUTAGEDESK_GATEWAY_TOKEN="t",
+        OUTAGEDESK_OMS_URL="http://127.0.0.1:9/v1/reports",
+        OUTAGEDESK_OMS_TOKEN="t",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outagedesk", "--data-dir", str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log = tmp_path / "logs" / "outagedesk.log"
+    try:
+        _wait_for(log, r"waiting for someone to sign in", 30)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    text = log.read_text(encoding="utf-8")
+    assert proc.returncode == 0, (proc.returncode, err[-3000:])
+    assert "nobody signed in" in text
+    assert "window open" not in text
+    assert "bye (exit code 0)" in text
 
 
 def test_an_exception_in_a_slot_is_logged_and_shown(

@@ -1,21 +1,32 @@
-"""Headless ``outagedesk link`` and ``outagedesk resend`` for scripts and bulk fixes."""
+"""Headless ``outagedesk link``, ``resend``, ``opt-out``, ``export-consent`` for scripts.
+
+Every command that changes something acts as someone: a service token an administrator
+issued (``OUTAGEDESK_SERVICE_TOKEN``, never a flag: flags show in ``ps``) or a person
+(``--user NAME``, the password from ``OUTAGEDESK_PASSWORD`` or a prompt on a terminal). The
+operation then checks that role, exactly as it does for the window.
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from outagedesk.config import Settings, SettingsError
 from outagedesk.domain.consent import Purpose
 from outagedesk.domain.replies import count_segments
 from outagedesk.gateway.contract import parse_timestamp
 from outagedesk.ops.audit_trail import export_audit, export_audit_file
-from outagedesk.ops.base import Actor, OperationError, Role
+from outagedesk.ops.base import Actor, OperationError, Permission, require
 from outagedesk.ops.consent import export_consent_csv, force_opt_out
 from outagedesk.ops.links import link_phone, phone_for
+from outagedesk.ops.people import SignInFailed, actor_for_token, sign_in
 from outagedesk.ops.resend import Resent, reports_to_resend, resend_reports
 from outagedesk.runtime import open_database, reply_policy
 from outagedesk.store.audit import AuditQuery
@@ -32,7 +43,6 @@ def add_link_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resend", action="store_true", help="re-send the number's unticketed reports"
     )
-    parser.add_argument("--as", dest="actor", metavar="NAME", help="who acts (default: you)")
 
 
 def add_resend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,11 +58,69 @@ def add_resend_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also re-send reports that have a ticket (the OMS attaches the new revision)",
     )
-    parser.add_argument("--as", dest="actor", metavar="NAME", help="who acts (default: you)")
 
 
-def _actor(args: argparse.Namespace, settings: Settings) -> Actor:
-    return Actor(args.actor or getpass.getuser(), settings.desk, Role.SUPERVISOR)
+TOKEN_ENV = "OUTAGEDESK_SERVICE_TOKEN"  # noqa: S105 - the variable's name
+PASSWORD_ENV = "OUTAGEDESK_PASSWORD"  # noqa: S105 - the variable's name
+NO_CREDENTIALS = (
+    f"who is acting? set {TOKEN_ENV} to a service token, or give --user NAME "
+    f"(the password from {PASSWORD_ENV} or typed at the prompt)"
+)
+
+
+def add_credential_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "who acts", f"a service token in {TOKEN_ENV}, or a person: --user NAME"
+    )
+    group.add_argument(
+        "--user",
+        metavar="NAME",
+        help=f"sign in as this person (password from {PASSWORD_ENV} or a prompt)",
+    )
+
+
+def actor_from_args(settings: Settings, args: argparse.Namespace, session: Session) -> Actor:
+    """Who runs this command: SettingsError when nobody is named, SignInFailed when the
+    credentials are wrong. Every command that changes something calls it."""
+    return authenticate(settings, session, getattr(args, "user", None))
+
+
+def authenticate(settings: Settings, session: Session, user: str | None) -> Actor:
+    """``actor_from_args`` for callers that hold the ``--user`` value rather than ``args``."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return actor_for_token(session, token, settings.desk)
+    if not user:
+        raise SettingsError(NO_CREDENTIALS)
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        if not sys.stdin.isatty():
+            raise SettingsError(f"no password for {user}: set {PASSWORD_ENV} or run on a terminal")
+        password = getpass.getpass(f"Password for {user}: ")
+    return sign_in(session, user, password, settings.desk)
+
+
+def run_as(
+    command: str,
+    settings: Settings,
+    args: argparse.Namespace,
+    work: Callable[[Session, Actor], int],
+) -> int:
+    """Open the database, find out who acts, run ``work``; the exit codes every command
+    shares: 2 for missing or wrong credentials, 1 for a refused operation."""
+    db = open_database(settings)
+    try:
+        with db.sessions() as session:
+            actor = actor_from_args(settings, args, session)
+            return work(session, actor)
+    except SignInFailed as exc:
+        print(f"outagedesk {command}: {exc}", file=sys.stderr)
+        return 2
+    except OperationError as exc:
+        print(f"outagedesk {command}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
 
 
 def _since(text: str | None) -> datetime | None:
@@ -69,58 +137,39 @@ def _since(text: str | None) -> datetime | None:
 
 
 def run_link(settings: Settings, args: argparse.Namespace) -> int:
-    db = open_database(settings)
-    try:
+    def work(session: Session, actor: Actor) -> int:
         phone = phone_for(args.phone, settings.region)
-        with db.sessions() as session:
-            outcome = link_phone(
-                session,
-                _actor(args, settings),
-                phone,
-                args.account,
-                args.location,
-                resend=args.resend,
-            )
-    except OperationError as exc:
-        print(f"outagedesk link: {exc}")
-        return 1
-    finally:
-        db.close()
-    target = f"{args.account}" + (f" / {args.location}" if args.location else " (all locations)")
-    verb = "linked" if outcome.created else "already linked"
-    print(f"{phone} {verb} to {target}")
-    if args.resend:
-        print(f"re-sent {len(outcome.resent)} report(s): " + _list(outcome.resent))
-    return 0
+        outcome = link_phone(session, actor, phone, args.account, args.location, resend=args.resend)
+        where = f" / {args.location}" if args.location else " (all locations)"
+        verb = "linked" if outcome.created else "already linked"
+        print(f"{phone} {verb} to {args.account}{where}")
+        if args.resend:
+            print(f"re-sent {len(outcome.resent)} report(s): " + _list(outcome.resent))
+        return 0
+
+    return run_as("link", settings, args, work)
 
 
 def run_resend(settings: Settings, args: argparse.Namespace) -> int:
     since = _since(args.since)
-    db = open_database(settings)
-    try:
+
+    def work(session: Session, actor: Actor) -> int:
         phone = phone_for(args.phone, settings.region) if args.phone else None
-        with db.sessions() as session:
-            pks = reports_to_resend(
-                session,
-                phone=phone,
-                report_id=args.report,
-                state=args.state,
-                since=since,
-                unticketed_only=not args.include_ticketed,
-            )
-            if args.report and not pks:
-                print(f"outagedesk resend: no unticketed report {args.report}")
-                return 1
-            resent = resend_reports(
-                session, _actor(args, settings), pks, include_ticketed=args.include_ticketed
-            )
-    except OperationError as exc:
-        print(f"outagedesk resend: {exc}")
-        return 1
-    finally:
-        db.close()
-    print(f"re-sent {len(resent)} report(s)" + (": " + _list(resent) if resent else ""))
-    return 0
+        pks = reports_to_resend(
+            session,
+            phone=phone,
+            report_id=args.report,
+            state=args.state,
+            since=since,
+            unticketed_only=not args.include_ticketed,
+        )
+        if args.report and not pks:
+            raise OperationError(f"no unticketed report {args.report}")
+        resent = resend_reports(session, actor, pks, include_ticketed=args.include_ticketed)
+        print(f"re-sent {len(resent)} report(s)" + (": " + _list(resent) if resent else ""))
+        return 0
+
+    return run_as("resend", settings, args, work)
 
 
 def _list(resent: list[Resent]) -> str:
@@ -133,7 +182,6 @@ def add_opt_out_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("phone", help="the number to opt out")
     parser.add_argument("--keyword", help="one keyword only (default: every keyword)")
     parser.add_argument("--reason", required=True, help="why (kept in the audit trail)")
-    parser.add_argument("--as", dest="actor", metavar="NAME", help="who acts (default: you)")
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,37 +191,33 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_opt_out(settings: Settings, args: argparse.Namespace) -> int:
-    db = open_database(settings)
-    try:
+    def work(session: Session, actor: Actor) -> int:
         phone = phone_for(args.phone, settings.region)
-        with db.sessions() as session:
-            force_opt_out(session, _actor(args, settings), phone, args.keyword, args.reason)
-    except OperationError as exc:
-        print(f"outagedesk opt-out: {exc}")
-        return 1
-    finally:
-        db.close()
-    what = f"keyword {args.keyword.upper()}" if args.keyword else "every keyword"
-    print(f"{phone} opted out of {what}; the gateway is told by the running engine")
-    return 0
+        force_opt_out(session, actor, phone, args.keyword, args.reason)
+        what = f"keyword {args.keyword.upper()}" if args.keyword else "every keyword"
+        print(f"{phone} opted out of {what}; the gateway is told by the running engine")
+        return 0
+
+    return run_as("opt-out", settings, args, work)
 
 
 def run_export(settings: Settings, args: argparse.Namespace) -> int:
     start, end = _since(args.start), _since(args.end)
-    db = open_database(settings)
-    try:
-        with db.sessions() as session:
+
+    def work(session: Session, actor: Actor) -> int:
+        require(actor, Permission.VIEW_AUDIT)  # before the file is created
+        try:
             if args.file == "-":
-                rows = export_consent_csv(session, sys.stdout, start, end)
+                rows = export_consent_csv(session, actor, sys.stdout, start, end)
             else:
                 with open(args.file, "w", encoding="utf-8", newline="") as out:
-                    rows = export_consent_csv(session, out, start, end)
-    except OSError as exc:
-        raise SettingsError(f"cannot write {args.file}: {exc.strerror}") from exc
-    finally:
-        db.close()
-    print(f"{rows} consent record(s) exported", file=sys.stderr)
-    return 0
+                    rows = export_consent_csv(session, actor, out, start, end)
+        except OSError as exc:
+            raise SettingsError(f"cannot write {args.file}: {exc.strerror}") from exc
+        print(f"{rows} consent record(s) exported", file=sys.stderr)
+        return 0
+
+    return run_as("export-consent", settings, args, work)
 
 
 def add_audit_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -189,14 +233,14 @@ def add_audit_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--phone", metavar="PHONE", help="rows about this number (any form)")
     parser.add_argument("--account", metavar="ACCOUNT", help="rows about this account")
     parser.add_argument("--text", metavar="TEXT", help="rows that mention this text anywhere")
-    parser.add_argument("--as", dest="actor", metavar="NAME", help="who asks (default: you)")
+    add_credential_arguments(parser)
 
 
 def run_audit_export(settings: Settings, args: argparse.Namespace) -> int:
     """``outagedesk audit export``: the rows the Audit screen would show, as CSV."""
     start, end = _since(args.start), _since(args.end)
-    db = open_database(settings)
-    try:
+
+    def work(session: Session, actor: Actor) -> int:
         query = AuditQuery(
             person=args.person or "",
             action=args.action or "",
@@ -207,21 +251,17 @@ def run_audit_export(settings: Settings, args: argparse.Namespace) -> int:
             until=end,
             region=settings.region,
         )
-        with db.sessions() as session:
+        try:
             if args.file == "-":
-                rows = export_audit(session, _actor(args, settings), query, sys.stdout)
+                rows = export_audit(session, actor, query, sys.stdout)
             else:
-                path = Path(args.file).expanduser()
-                rows = export_audit_file(session, _actor(args, settings), query, path)
-    except OperationError as exc:
-        print(f"outagedesk audit export: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        raise SettingsError(f"cannot write {args.file}: {exc.strerror}") from exc
-    finally:
-        db.close()
-    print(f"{rows} audit row(s) exported", file=sys.stderr)
-    return 0
+                rows = export_audit_file(session, actor, query, Path(args.file).expanduser())
+        except OSError as exc:
+            raise SettingsError(f"cannot write {args.file}: {exc.strerror}") from exc
+        print(f"{rows} audit row(s) exported", file=sys.stderr)
+        return 0
+
+    return run_as("audit export", settings, args, work)
 
 
 def run_templates(settings: Settings, args: argparse.Namespace) -> int:

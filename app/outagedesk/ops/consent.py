@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from outagedesk.domain.consent import ALL_KEYWORDS
 from outagedesk.gateway.contract import format_timestamp
-from outagedesk.ops.base import Actor, OperationError, audit
+from outagedesk.ops.base import Actor, OperationError, Permission, audit, require
 from outagedesk.store.models import ConsentRecord, InboundMessage, OutboxTask, utcnow
 from outagedesk.store.outbound import GATEWAY_OPT_OUT_TASK, consent_states
 
@@ -21,6 +21,7 @@ def force_opt_out(
 ) -> ConsentRecord:
     """Opt ``phone`` out of ``keyword`` (None: every keyword); recorded, audited and passed on
     to the gateway through the outbox. Only the customer can opt back in."""
+    require(actor, Permission.OPT_OUT)
     if not reason.strip():
         raise OperationError("a reason is required to force an opt-out")
     keyword = keyword.strip().upper() if keyword else None
@@ -81,9 +82,14 @@ EXPORT_COLUMNS = (
 
 
 def export_consent_csv(
-    session: Session, out: TextIO, start: datetime | None = None, end: datetime | None = None
+    session: Session,
+    actor: Actor,
+    out: TextIO,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> int:
     """Write the consent records of [start, end) as CSV for an audit; returns the row count."""
+    require(actor, Permission.VIEW_AUDIT)
     query = (
         select(ConsentRecord, InboundMessage.gateway_message_id, InboundMessage.body)
         .outerjoin(InboundMessage, InboundMessage.id == ConsentRecord.message_pk)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outagedesk.domain.phones import InvalidPhoneError, normalize_phone
-from outagedesk.ops.base import Actor, OperationError, audit
+from outagedesk.ops.base import Actor, OperationError, Permission, audit, require
 from outagedesk.ops.resend import Resent, reports_to_resend, resend_reports
 from outagedesk.store.models import PhoneLink, ServiceLocation, utcnow
 
@@ -59,6 +59,7 @@ def link_phone(
     ``resend``, every report from the number that has no ticket yet goes to the OMS again as
     a new revision carrying the link.
     """
+    require(actor, Permission.LINK)
     locations = session.scalars(
         select(ServiceLocation).where(ServiceLocation.account_number == account_number)
     ).all()
@@ -114,10 +115,16 @@ def link_phone(
 
 
 def unlink(session: Session, actor: Actor, link_id: int) -> None:
-    """Remove a link (an undo); audited, and no report is re-sent."""
+    """Remove a link (an undo); audited, and no report is re-sent.
+
+    Undoing one's own link that nobody has reviewed yet is part of linking; removing any
+    other link is an edit.
+    """
     link = session.get(PhoneLink, link_id)
     if link is None:
         raise OperationError(f"link {link_id} no longer exists")
+    own_draft = link.created_by == actor.name and not link.reviewed
+    require(actor, Permission.LINK if own_draft else Permission.EDIT_LINKS)
     audit(session, actor, "link_remove", link.phone, {"links": [_describe(link)]}, None)
     session.delete(link)
     session.commit()

@@ -7,8 +7,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from outagedesk.config import Settings, SettingsError
-from outagedesk.ops.base import OperationError
+from outagedesk.ops.base import Actor, Permission, require
 from outagedesk.ops.bulk_links import (
     CorrectionFileError,
     CorrectionPlan,
@@ -17,8 +19,7 @@ from outagedesk.ops.bulk_links import (
     export_links_csv,
     plan_corrections,
 )
-from outagedesk.ops.commands import _actor
-from outagedesk.runtime import open_database
+from outagedesk.ops.commands import add_credential_arguments, run_as
 from outagedesk.store.mappings import MappingQuery, MappingSort
 
 MAX_SHOWN_ROWS = 50
@@ -35,6 +36,7 @@ def add_links_arguments(
     export.add_argument("--search", default="", metavar="TEXT", help="phone, ID or words")
     export.add_argument("--source", metavar="S", help="directory, dispatcher, supervisor, upload")
     export.add_argument("--unreviewed", action="store_true", help="only links not reviewed yet")
+    add_credential_arguments(export)
     imp = sub.add_parser(
         "import",
         help="correct links from a CSV file (a preview unless --apply)",
@@ -46,7 +48,7 @@ def add_links_arguments(
     imp.add_argument(
         "--skip-bad-rows", action="store_true", help="apply the valid rows, report the bad ones"
     )
-    imp.add_argument("--as", dest="actor", metavar="NAME", help="who acts (default: you)")
+    add_credential_arguments(imp)
 
 
 def run_links(settings: Settings, args: argparse.Namespace) -> int:
@@ -63,20 +65,22 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         sort=MappingSort.PHONE,
         region=settings.region,
     )
-    db = open_database(settings)
-    try:
-        with db.sessions() as session:
+
+    # Every customer's phone in one file: only people who may correct links take it away.
+    def work(session: Session, actor: Actor) -> int:
+        require(actor, Permission.IMPORT_LINKS)
+        try:
             if args.file == "-":
                 rows = export_links_csv(session, query, sys.stdout)
             else:
                 with open(args.file, "w", encoding="utf-8", newline="") as out:
                     rows = export_links_csv(session, query, out)
-    except OSError as exc:
-        raise SettingsError(f"cannot write {args.file}: {exc.strerror}") from exc
-    finally:
-        db.close()
-    print(f"{rows:,} link(s) exported", file=sys.stderr)
-    return 0
+        except OSError as exc:
+            raise SettingsError(f"cannot write {args.file}: {exc.strerror}") from exc
+        print(f"{rows:,} link(s) exported", file=sys.stderr)
+        return 0
+
+    return run_as("links export", settings, args, work)
 
 
 def _preview(file: str, plan: CorrectionPlan) -> None:
@@ -102,43 +106,35 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"outagedesk links: {args.file} does not exist; give the CSV file's path")
         return 2
-    db = open_database(settings)
-    try:
-        with db.sessions() as session:
+
+    def work(session: Session, actor: Actor) -> int:
+        require(actor, Permission.IMPORT_LINKS)  # before reading a large file
+        try:
             plan = plan_corrections(session, path, settings.region)
-            _preview(args.file, plan)
-            bad = len(plan.invalid)
-            if bad and not args.skip_bad_rows:
-                print(
-                    f"outagedesk links: nothing applied: {bad:,} row(s) are invalid; fix them, "
-                    "or re-run with --skip-bad-rows"
-                )
-                return 1
-            if not args.apply:
-                print("nothing applied: re-run with --apply to apply these changes")
-                return 0
-
-            def progress(done: int, total: int) -> None:
-                print(f"\rapplying: {done:,} / {total:,} changes", end="", file=sys.stderr)
-
-            result = apply_corrections(
-                session,
-                _actor(args, settings),
-                plan,
-                progress,
-                skip_invalid=args.skip_bad_rows,
+        except CorrectionFileError as exc:
+            print(f"outagedesk links: {exc}")
+            return 2
+        _preview(args.file, plan)
+        bad = len(plan.invalid)
+        if bad and not args.skip_bad_rows:
+            print(
+                f"outagedesk links: nothing applied: {bad:,} row(s) are invalid; fix them, "
+                "or re-run with --skip-bad-rows"
             )
-            print(file=sys.stderr)
-    except CorrectionFileError as exc:
-        print(f"outagedesk links: {exc}")
-        return 2
-    except OperationError as exc:
-        print(f"outagedesk links: {exc}")
-        return 1
-    finally:
-        db.close()
-    print(
-        f"applied {path.name}: {result.links_added:,} links added, "
-        f"{result.links_removed:,} removed, {result.rows_skipped:,} rows skipped"
-    )
-    return 0
+            return 1
+        if not args.apply:
+            print("nothing applied: re-run with --apply to apply these changes")
+            return 0
+
+        def progress(done: int, total: int) -> None:
+            print(f"\rapplying: {done:,} / {total:,} changes", end="", file=sys.stderr)
+
+        result = apply_corrections(session, actor, plan, progress, skip_invalid=args.skip_bad_rows)
+        print(file=sys.stderr)
+        print(
+            f"applied {path.name}: {result.links_added:,} links added, "
+            f"{result.links_removed:,} removed, {result.rows_skipped:,} rows skipped"
+        )
+        return 0
+
+    return run_as("links import", settings, args, work)

@@ -17,7 +17,7 @@ from outagedesk.domain.reports import (
     oms_payload,
 )
 from outagedesk.gateway.contract import format_timestamp
-from outagedesk.ops.base import Actor, OperationError, audit
+from outagedesk.ops.base import Actor, OperationError, Permission, audit, require
 from outagedesk.store.ingest import OMS_TASK
 from outagedesk.store.links import link_targets
 from outagedesk.store.models import InboundMessage, OutboxTask, Report, utcnow
@@ -55,6 +55,7 @@ def resend_reports(
     correction): the OMS then attaches the new revision to the ticket it has. A revision still
     waiting in the outbox is superseded, so the OMS never gets two revisions racing.
     """
+    require(actor, Permission.LINK)
     if not report_pks:
         return []
     reports = session.scalars(

@@ -1,9 +1,10 @@
 """``outagedesk`` / ``outagedesk --demo``: the QApplication, the qasync loop, the window.
 
 Start-up is a coroutine on the qasync loop: the first-run dialog is awaited (``open()`` and its
-``finished`` signal, never ``exec()``), blocking work (migrations, starting the simulator) runs
-on a worker thread, then the window is shown and the coroutine waits for it to close. Any
-exception that escapes a slot, a thread or a task is logged and shown in a dialog.
+``finished`` signal, never ``exec()``), blocking work (migrations, starting the simulator,
+checking a password) runs on a worker thread, someone signs in (the demo signs in by itself),
+then the window is shown and the coroutine waits for it to close. Any exception that escapes
+a slot, a thread or a task is logged and shown in a dialog.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox
 
 from outagedesk.config import Settings, SettingsError
 from outagedesk.logs import setup_logging
+from outagedesk.ops.base import Actor
 from outagedesk.runtime import engine_config
 from outagedesk.ui import theme
 from outagedesk.ui.backend import Backend, open_backend, start_demo
 from outagedesk.ui.dialogs import SettingsDialog, dialog_result, keyring_problem, save_first_run
 from outagedesk.ui.main_window import MainWindow
+from outagedesk.ui.sign_in import demo_actor, sign_in_at_start
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +124,20 @@ class _Session:
 
     def __init__(self) -> None:
         self.window: MainWindow | None = None
+        self.sign_in: QDialog | None = None
         self.quit_requested = False
 
     def request_quit(self) -> None:
         self.quit_requested = True
         if self.window is not None:
             self.window.close()
+        elif self.sign_in is not None:
+            self.sign_in.reject()
+
+    def signing_in(self, dialog: QDialog) -> None:
+        self.sign_in = dialog
+        if self.quit_requested:
+            dialog.reject()
 
 
 def _install_signals(session: _Session) -> Callable[[], None]:
@@ -223,12 +234,33 @@ async def _main(settings: Settings, demo: bool, session: _Session) -> int:
             except SettingsError as exc:
                 await _message(QMessageBox.Icon.Critical, "OutageDesk cannot start", str(exc))
                 return 2
+        # The engine works while the desk waits for someone to sign in: texts keep flowing.
+        backend.start()
+        actor: Actor | None
+        try:
+            desk = backend.settings.desk
+            if demo:
+                actor = await loop.run_in_executor(pool, demo_actor, backend.db, desk)
+            else:
+                log.info("waiting for someone to sign in")
+                try:
+                    actor = await sign_in_at_start(backend.db, desk, pool, session.signing_in)
+                finally:
+                    session.sign_in = None
+        except BaseException:
+            await loop.run_in_executor(None, backend.stop)
+            raise
+        if actor is None:
+            log.info("nobody signed in")
+            await loop.run_in_executor(None, backend.stop)
+            return 0
+        log.info("signed in as %s (%s)", actor.name, actor.role.value)
     finally:
         pool.shutdown(wait=False)
 
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        window = MainWindow(backend, state_file=settings.data_dir / STATE_FILE)
+        window = MainWindow(backend, state_file=settings.data_dir / STATE_FILE, actor=actor)
     except BaseException:
         # No window to close: stop what was started (off the GUI thread) and give up.
         await loop.run_in_executor(None, backend.stop)
@@ -242,7 +274,6 @@ async def _main(settings: Settings, demo: bool, session: _Session) -> int:
 
     window.shutdownFinished.connect(finished)
     window.show()
-    backend.start()
     log.info("window open%s", " (demo)" if backend.demo else "")
     # Once now, once more when the engine has loaded what it loads lazily.
     freeze_heap()

@@ -50,8 +50,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outagedesk.domain.consent import ALL_KEYWORDS
 from outagedesk.domain.phones import InvalidPhoneError, format_phone, normalize_phone
-from outagedesk.ops.base import Actor
+from outagedesk.ops.base import Actor, Permission, require
 from outagedesk.ops.consent import consent_history, export_consent_csv, force_opt_out
+from outagedesk.ops.people import needs_role_text
 from outagedesk.store.models import ConsentRecord, InboundMessage
 from outagedesk.ui.link_dialog import Failure, submit_write
 from outagedesk.ui.worker import DbWorker
@@ -254,9 +255,10 @@ def export_range(start: date, end: date) -> tuple[datetime, datetime]:
     return _local_midnight(start), _local_midnight(end + timedelta(days=1))
 
 
-def write_export(path: Path, start: datetime, end: datetime, session: Session) -> int:
+def write_export(actor: Actor, path: Path, start: datetime, end: datetime, session: Session) -> int:
+    require(actor, Permission.VIEW_AUDIT)  # before the file is created
     with path.open("w", encoding="utf-8", newline="") as out:
-        return export_consent_csv(session, out, start, end)
+        return export_consent_csv(session, actor, out, start, end)
 
 
 class ConsentScreen(QDialog):
@@ -412,6 +414,10 @@ class ConsentScreen(QDialog):
         erow.addWidget(self.export_path, 1)
         erow.addWidget(self.browse_button)
         erow.addWidget(self.export_button)
+        if not self.actor.may(Permission.VIEW_AUDIT):
+            # A courtesy: the export itself refuses whoever may not read the audit trail.
+            export.setEnabled(False)
+            export.setToolTip(needs_role_text(Permission.VIEW_AUDIT))
         layout.addWidget(export)
 
         self.status = QLabel(self)
@@ -723,7 +729,7 @@ class ConsentScreen(QDialog):
         path = Path(text).expanduser()
         self.status.setText("Exporting…")
         self.worker.submit(
-            partial(write_export, path, start, end),
+            partial(write_export, self.actor, path, start, end),
             partial(self._on_exported, path, first, last),
             lambda exc: self.status.setText(f"⚠ The export failed: {exc}"),
         )

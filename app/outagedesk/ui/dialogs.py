@@ -218,10 +218,12 @@ class SettingsDialog(QDialog):
 
 def save_first_run(settings: Settings) -> list[str]:
     """Save the file and the tokens (blocking: run it on a worker); returns warnings."""
-    from outagedesk.config import save_settings, store_secret
+    from outagedesk.config import store_secret
+    from outagedesk.ops.settings import save_settings_as
 
     warnings = []
-    path = save_settings(settings)
+    # Nobody exists before the first run's settings are saved: nobody to check.
+    path = save_settings_as(None, settings)
     log.info("settings saved to %s", path)
     for name in ("gateway_token", "oms_token"):
         value = getattr(settings, name)

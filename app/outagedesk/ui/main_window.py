@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
 from outagedesk import __version__
 from outagedesk.engine.events import LinkState
 from outagedesk.ops.base import Actor, Permission, Role
+from outagedesk.ops.people import change_password, needs_role_text, sign_in
 from outagedesk.store import feed
 from outagedesk.store.feed import FeedCounts, FeedFilter, FeedQuery
 from outagedesk.store.mappings import review_count
@@ -87,6 +88,12 @@ from outagedesk.ui.link_dialog import (
 from outagedesk.ui.mappings_screen import MappingsScreen
 from outagedesk.ui.notify import Notifier
 from outagedesk.ui.number_panel import NumberPanel
+from outagedesk.ui.sign_in import (
+    DEMO_PASSWORD,
+    DEMO_PERSON,
+    ChangePasswordDialog,
+    LockOverlay,
+)
 from outagedesk.ui.status import ConnectionBanner, RateMeter, StatusIndicator, banner_problem
 from outagedesk.ui.worker import DbWorker
 
@@ -124,14 +131,15 @@ class MainWindow(QMainWindow):
         backend: Backend,
         *,
         state_file: Path,
+        actor: Actor | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.backend = backend
-        # Who acts from this window: every operation checks this person's role.
-        self.actor: Actor = actor_for(
-            backend.settings.desk, Role.ADMIN if backend.demo else Role.DISPATCHER
-        )
+        # Who acts from this window: every operation checks this person's role. ui/app.py
+        # always passes whoever signed in; the default (an administrator named after the
+        # login, so that every screen can be driven) serves tests.
+        self.actor: Actor = actor or actor_for(backend.settings.desk, Role.ADMIN)
         self.setObjectName("mainWindow")
         self.setWindowTitle("OutageDesk — demo" if backend.demo else "OutageDesk")
         self.setWindowIcon(theme.icon("outagedesk"))
@@ -172,7 +180,9 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.notifier = Notifier(self)
         self._build_actions()
+        self._build_sign_in()
         self._connect()
+        self.set_actor(self.actor)
 
         self._restore_state()
         self._status_timer.start()
@@ -318,9 +328,21 @@ class MainWindow(QMainWindow):
         """Edit the automatic replies (non-modal; saved to the settings file)."""
         from outagedesk.ui.templates_dialog import TemplatesDialog
 
-        dialog = TemplatesDialog(self.backend.settings, self)
+        dialog = TemplatesDialog(self.backend.settings, self, actor=self.actor)
+        dialog.saved.connect(self._audit_settings)
         dialog.open()
         self.templates_dialog = dialog
+
+    def _audit_settings(self, before: dict[str, Any], after: dict[str, Any]) -> None:
+        from outagedesk.ops.settings import audit_settings_change
+
+        actor = self.actor
+        submit_write(
+            self.worker,
+            self.backend.db.sessions,
+            lambda s: audit_settings_change(s, actor, before, after),
+            lambda r: self._show_error(r.message) if isinstance(r, Failure) else None,
+        )
 
     def _action(
         self,
@@ -331,9 +353,15 @@ class MainWindow(QMainWindow):
         *,
         name: str,
         checkable: bool = False,
+        permission: Permission | None = None,
     ) -> QAction:
+        """A menu command with its keys; with ``permission``, enabled only for the roles that
+        have it (``set_actor``) — a courtesy, the operation refuses anyway."""
         action = QAction(text, self)
         action.setObjectName(name)
+        if permission is not None:
+            self._permission_actions.append((action, permission))
+            menu.setToolTipsVisible(True)
         if keys:
             action.setShortcuts([QKeySequence(k) for k in keys])
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -349,10 +377,25 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         self.all_actions: list[QAction] = []
+        self._permission_actions: list[tuple[QAction, Permission]] = []
         menus = self.menuBar()
         menus.setAccessibleName("Menu bar")
         file_menu = menus.addMenu("&File")
-        self._action(file_menu, "&Reply templates…", self.show_templates, name="actionTemplates")
+        self._action(
+            file_menu, "&Reply templates…", self.show_templates, name="actionTemplates",
+            permission=Permission.MANAGE_SETTINGS,
+        )  # fmt: skip
+        file_menu.addSeparator()
+        self._action(
+            file_menu, "Loc&k desk", self.lock_desk, ("Ctrl+Alt+L",), name="actionLockDesk"
+        )
+        self._action(
+            file_menu, "S&witch user…", self.switch_user, ("Ctrl+Alt+U",), name="actionSwitchUser"
+        )
+        self._action(
+            file_menu, "Change my &password…", self.change_password,
+            name="actionChangePassword",
+        )  # fmt: skip
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, ("Ctrl+Q",), name="actionQuit")
 
@@ -411,11 +454,12 @@ class MainWindow(QMainWindow):
 
         act = menus.addMenu("&Actions")
         self._action(
-            act, "&Link number…", self.link_current, ("Ctrl+K",), name="actionLink"
+            act, "&Link number…", self.link_current, ("Ctrl+K",), name="actionLink",
+            permission=Permission.LINK,
         )  # fmt: skip
         self._action(
             act, "&Re-send selected…", self.resend_selected, ("Ctrl+Shift+R",),
-            name="actionResendSelected",
+            name="actionResendSelected", permission=Permission.LINK,
         )  # fmt: skip
         self._action(
             act, "&Number…", lambda: self.show_number_panel(), ("Ctrl+N",), name="actionNumber"
@@ -440,7 +484,7 @@ class MainWindow(QMainWindow):
         )  # fmt: skip
         self._action(
             supervise, "&Review queue…", lambda: self.show_mappings("review"),
-            name="actionReviewQueue",
+            name="actionReviewQueue", permission=Permission.REVIEW_LINKS,
         )  # fmt: skip
         self._action(
             supervise, "&Conflicts…", lambda: self.show_mappings("conflicts"),
@@ -448,12 +492,12 @@ class MainWindow(QMainWindow):
         )  # fmt: skip
         self._action(
             supervise, "&Import link corrections…", self.import_link_corrections,
-            name="actionImportLinkCorrections",
+            name="actionImportLinkCorrections", permission=Permission.IMPORT_LINKS,
         )  # fmt: skip
         supervise.addSeparator()
         self._action(
             supervise, "&Audit trail…", lambda: self.show_audit_screen(), ("Ctrl+Shift+A",),
-            name="actionAuditTrail",
+            name="actionAuditTrail", permission=Permission.VIEW_AUDIT,
         )  # fmt: skip
         self.mappings_screen: MappingsScreen | None = None
         self.supervisor_bar = QToolBar("Supervisor", self)
@@ -483,6 +527,12 @@ class MainWindow(QMainWindow):
             )  # fmt: skip
             self._action(demo, "&Burst of 50 texts", self._demo_burst, ("Ctrl+Alt+B",),
                          name="actionDemoBurst")  # fmt: skip
+
+        admin = menus.addMenu("A&dmin")
+        self._action(
+            admin, "&People…", self.show_people, ("Ctrl+Alt+P",), name="actionPeople",
+            permission=Permission.MANAGE_PEOPLE,
+        )  # fmt: skip
 
         help_menu = menus.addMenu("&Help")
         self._action(
@@ -522,6 +572,151 @@ class MainWindow(QMainWindow):
         self.status_oms.clicked.connect(lambda: self._explain(self.status_oms))
         self.view.doubleClicked.connect(self._row_activated)
         self.details.anchorClicked.connect(self._details_link)
+
+    # -- who is signed in ----------------------------------------------------------------------
+    def _build_sign_in(self) -> None:
+        self.lock_overlay: LockOverlay | None = None
+        self._feed_widget: QWidget | None = None
+        self._enabled_before_lock: list[tuple[QAction, bool]] = []
+        self.people_screen: QWidget | None = None
+        self.password_dialog: ChangePasswordDialog | None = None
+        self.status_person = QLabel("", self.statusBar())
+        self.status_person.setObjectName("statusPerson")
+        self.status_person.setToolTip("Lock the desk: Ctrl+Alt+L · switch user: Ctrl+Alt+U")
+        self.statusBar().addPermanentWidget(self.status_person)
+
+    def set_actor(self, actor: Actor) -> None:
+        """Act as ``actor`` from now on: the status bar names them, and the commands their role
+        may not use are disabled with a tooltip naming the roles that may."""
+        self.actor = actor
+        self.status_person.setText(f"{actor.name} · {actor.role.value}")
+        self.status_person.setAccessibleName(f"Signed in as {actor.name}, {actor.role.value}")
+        for action, permission in self._permission_actions:
+            allowed = actor.may(permission)
+            action.setEnabled(allowed and self.lock_overlay is None)
+            action.setToolTip("" if allowed else needs_role_text(permission))
+        self._load_review_count()
+
+    def lock_desk(self) -> None:
+        """Hide the feed behind a sign-in form; the engine and the counts keep running."""
+        self._lock(switching=False)
+
+    def switch_user(self) -> None:
+        self._lock(switching=True)
+
+    def _lock(self, *, switching: bool) -> None:
+        if self.lock_overlay is not None or self.stopping:
+            return
+        self._close_screens()
+        hint = (
+            f"Demo: sign in as {DEMO_PERSON}, password {DEMO_PASSWORD}."
+            if self.backend.demo
+            else ""
+        )
+        overlay = LockOverlay(hint=hint)
+        overlay.title.setText("Switch user" if switching else "Desk locked")
+        self._enabled_before_lock = [(a, a.isEnabled()) for a in self.all_actions]
+        for action in self.all_actions:
+            action.setEnabled(False)
+        self._feed_widget = self.takeCentralWidget()
+        self.setCentralWidget(overlay)
+        self.lock_overlay = overlay
+        overlay.form.submitted.connect(self._unlock_attempt)
+        overlay.form.start("" if switching else self.actor.name)
+        self.status_person.setText(f"Locked · {self.actor.name}")
+        self.status_person.setAccessibleName(f"Desk locked; {self.actor.name} was signed in")
+
+    def _unlock_attempt(self, name: str, password: str) -> None:
+        if self.lock_overlay is None:
+            return
+        self.lock_overlay.form.set_busy(True)
+        desk = self.backend.settings.desk
+        submit_write(
+            self.worker,
+            self.backend.db.sessions,
+            lambda s: sign_in(s, name, password, desk),
+            self._on_unlock,
+        )
+
+    def _on_unlock(self, result: Actor | Failure) -> None:
+        overlay = self.lock_overlay
+        if overlay is None or self.stopping:
+            return
+        if isinstance(result, Failure):
+            overlay.form.show_error(result.message)
+            return
+        self.lock_overlay = None
+        assert self._feed_widget is not None
+        self.setCentralWidget(self._feed_widget)  # deletes the overlay
+        self._feed_widget.show()  # taking it out of the window hid it
+        self._feed_widget = None
+        for action, enabled in self._enabled_before_lock:
+            action.setEnabled(enabled)
+        self._enabled_before_lock = []
+        switched = result != self.actor
+        self.set_actor(result)
+        if switched:
+            self.statusBar().showMessage(
+                f"Signed in as {result.name} ({result.role.value}).", 10000
+            )
+        self.view.setFocus()
+
+    def _close_screens(self) -> None:
+        """Screens act as the person who opened them: close them when that person leaves."""
+        for dialog in (
+            self.link_dialog,
+            self.number_panel,
+            self.consent_screen,
+            self.people_screen,
+            self.password_dialog,
+            getattr(self, "templates_dialog", None),
+            self.mappings_screen,
+            getattr(self, "audit_screen", None),
+            self.resend_box,
+        ):
+            if dialog is not None and shiboken6.isValid(dialog):
+                dialog.close()
+
+    def change_password(self) -> None:
+        actor = self.actor
+        dialog = ChangePasswordDialog(actor.name, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def changed(result: Any) -> None:
+            if not shiboken6.isValid(dialog):
+                return
+            if isinstance(result, Failure):
+                dialog.show_error(result.message)
+                return
+            dialog.accept()
+            self.statusBar().showMessage(f"Password of {actor.name} changed.", 10000)
+
+        dialog.submitted.connect(
+            lambda old, new: submit_write(
+                self.worker,
+                self.backend.db.sessions,
+                lambda s: change_password(s, actor, old, new),
+                changed,
+            )
+        )
+        self.password_dialog = dialog
+        dialog.open()
+
+    def show_people(self) -> None:
+        """Admin ▸ People: people and service tokens (the operations check the role)."""
+        from outagedesk.ui.people_screen import PeopleScreen
+
+        old = self.people_screen
+        if old is not None and shiboken6.isValid(old) and old.isVisible():
+            old.activateWindow()
+            return
+        screen = PeopleScreen(
+            worker=self.worker, sessions=self.backend.db.sessions, actor=self.actor, parent=self
+        )
+        screen.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.people_screen = screen
+        screen.show()
+        screen.activateWindow()
 
     # -- persisted state ---------------------------------------------------------------------
     def _restore_state(self) -> None:
@@ -736,7 +931,7 @@ class MainWindow(QMainWindow):
         if self.supervisor_bar.isHidden() == may_review:
             self.supervisor_bar.setVisible(may_review)
         if may_review and not self.stopping:
-            self.worker.submit(review_count, self._on_review_count)
+            self.supervisor_worker.submit(review_count, self._on_review_count)
 
     def _on_review_count(self, n: int) -> None:
         self.review_button.setText(f"Review: {n:,}")
@@ -1151,6 +1346,9 @@ class MainWindow(QMainWindow):
         except Exception:
             log.exception("could not save the window state")
         self.statusBar().showMessage("Stopping: finishing the current transaction…")
+        if self.lock_overlay is not None and self._feed_widget is not None:
+            self.setCentralWidget(self._feed_widget)  # the feed is torn down as usual
+            self.lock_overlay = None
         central = self.centralWidget()
         if central is not None:
             central.setEnabled(False)
@@ -1162,9 +1360,7 @@ class MainWindow(QMainWindow):
             self._search_timer,
         ):
             timer.stop()
-        for dialog in (self.link_dialog, self.number_panel, self.consent_screen):
-            if dialog is not None and shiboken6.isValid(dialog):
-                dialog.close()
+        self._close_screens()
         self.model.stop()
         self.bridge.close()
         self.notifier.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from outagedesk.config import Settings, save_settings
+from outagedesk.config import Settings
 from outagedesk.domain.consent import Purpose
 from outagedesk.domain.replies import (
     DEFAULT_TEMPLATES,
@@ -24,6 +25,9 @@ from outagedesk.domain.replies import (
     count_segments,
     template_problems,
 )
+from outagedesk.ops.base import Actor, Permission, PermissionDenied
+from outagedesk.ops.people import needs_role_text
+from outagedesk.ops.settings import save_settings_as
 
 SAMPLE_ADDRESS = "12 Main St"
 
@@ -36,13 +40,21 @@ def _named(widget: W, name: str) -> W:
 
 
 class TemplatesDialog(QDialog):
-    """One reply at a time: its text, a live preview and its length; saved to the settings file."""
+    """One reply at a time: its text, a live preview and its length; saved to the settings file.
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    ``saved(before, after)`` carries the templates for the audit row the window writes.
+    """
+
+    saved = Signal(dict, dict)
+
+    def __init__(
+        self, settings: Settings, parent: QWidget | None = None, *, actor: Actor | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("templatesDialog")
         self.setWindowTitle("Reply templates")
         self.settings = settings
+        self.actor = actor
         self.edited: dict[str, str] = {
             p.value: settings.reply_templates.get(p.value, DEFAULT_TEMPLATES[p]) for p in Purpose
         }
@@ -133,10 +145,19 @@ class TemplatesDialog(QDialog):
         )
 
     def _save(self) -> None:
+        before = dict(self.settings.reply_templates)
         self.settings.reply_templates = self.changed_templates()
         try:
-            save_settings(self.settings)
+            save_settings_as(self.actor, self.settings)
+        except PermissionDenied as exc:
+            self.settings.reply_templates = before
+            self.problem.setText(f"{exc}. {needs_role_text(Permission.MANAGE_SETTINGS)}.")
+            return
         except OSError as exc:
+            self.settings.reply_templates = before
             self.problem.setText(f"Could not save {self.settings.config_file}: {exc.strerror}")
             return
+        self.saved.emit(
+            {"reply_templates": before}, {"reply_templates": dict(self.settings.reply_templates)}
+        )
         self.accept()
