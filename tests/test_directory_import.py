@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
-from authsupport import service_token
 from outagedesk import directory
 from outagedesk.cli import main as cli_main
 from outagedesk.config import Settings
@@ -36,6 +35,7 @@ from outagedesk.store.db import make_engine, migrate, session_factory
 from outagedesk.store.links import link_targets
 from outagedesk.store.models import AuditEntry, PhoneLink, ServiceLocation
 
+from authsupport import service_token
 from dbsupport import DbUnderTest
 
 PG_URL = os.environ.get(

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from authsupport import service_token
 from outagedesk.cli import main
 from outagedesk.config import load_settings
 from outagedesk.directory import import_directory_rows
@@ -22,6 +21,8 @@ from outagedesk.runtime import open_database
 from outagedesk.sim import DirectoryRow
 from outagedesk.store.ingest import IngestPolicy, ingest_page
 from outagedesk.store.models import AuditEntry, OutboxTask, PhoneLink
+
+from authsupport import service_token
 
 ROWS = [DirectoryRow("9001", "SL-9001-1", "M-1", "Pat Farmer", "1 Barn Rd", (), False)]
 
