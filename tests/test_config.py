@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from outagedesk.config import Settings, SettingsError, load_settings, save_settings
+from outagedesk.config import (
+    Settings,
+    SettingsError,
+    load_settings,
+    save_reply_templates,
+    save_settings,
+)
 
 
 @pytest.fixture
@@ -106,3 +112,24 @@ def test_saving_never_writes_a_token(tmp_path: Path) -> None:
     assert "s3cret" not in text
     assert "token" not in text
     assert load(path).gateway_url == "http://gw"
+
+
+def test_saving_templates_keeps_the_rest_of_the_file(settings_file: Path) -> None:
+    # A demo or training window runs on simulator URLs: saving its templates must not
+    # write those into the desk's real settings file.
+    save_reply_templates(settings_file, {"help": "Call 555-0100 for help."})
+    settings = load(settings_file)
+    assert settings.gateway_url == "http://file.example"
+    assert settings.region == "CA"
+    assert settings.reply_templates == {"help": "Call 555-0100 for help."}
+    save_reply_templates(settings_file, {})
+    assert load(settings_file).reply_templates == {}
+    assert load(settings_file).gateway_url == "http://file.example"
+
+
+def test_saving_templates_into_a_broken_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text("region = ", encoding="utf-8")
+    with pytest.raises(SettingsError, match="cannot read settings file"):
+        save_reply_templates(path, {"help": "x"})
+    assert path.read_text(encoding="utf-8") == "region = "

@@ -194,11 +194,29 @@ def load_settings(
 
 
 def save_settings(settings: Settings) -> Path:
+    return _write_file(settings.config_file, settings.file_values())
+
+
+def save_reply_templates(path: Path, templates: dict[str, str]) -> Path:
+    """Replace only the ``[reply_templates]`` table of the settings file at ``path``.
+
+    The rest of the file is kept as it is: a window running on other connections than the
+    file's (the demo, training) must not write its simulator URLs into it."""
+    try:
+        existing = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
+    existing.pop("reply_templates", None)
+    if templates:
+        existing["reply_templates"] = dict(templates)
+    return _write_file(path, existing)
+
+
+def _write_file(path: Path, values: dict[str, Any]) -> Path:
     import tomli_w
 
-    path = settings.config_file
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(tomli_w.dumps(settings.file_values()), encoding="utf-8")
+    tmp.write_text(tomli_w.dumps(values), encoding="utf-8")
     tmp.replace(path)
     return path

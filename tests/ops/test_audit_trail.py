@@ -14,7 +14,6 @@ from sqlalchemy import insert
 from outagedesk.cli import main
 from outagedesk.config import load_settings
 from outagedesk.directory import import_directory_rows
-from outagedesk.ops import commands as ops_commands
 from outagedesk.ops.audit_trail import (
     audit_choices,
     audit_page,
@@ -22,6 +21,8 @@ from outagedesk.ops.audit_trail import (
     export_audit_file,
 )
 from outagedesk.ops.base import Actor, PermissionDenied, Role
+from outagedesk.ops.commands import PASSWORD_ENV, TOKEN_ENV
+from outagedesk.ops.people import add_person, create_first_admin
 from outagedesk.runtime import open_database
 from outagedesk.sim import DirectoryRow
 from outagedesk.store.audit import AuditQuery
@@ -36,6 +37,8 @@ ROWS = [
 DISPATCHER = Actor("dana", "desk-1", Role.DISPATCHER)
 SUPERVISOR = Actor("sam", "desk-1", Role.SUPERVISOR)
 REFUSAL = "dana (dispatcher) may not read the audit trail"
+PASSWORD = "correct horse battery"
+AS_SAM = ["--user", "sam"]
 
 
 def test_a_dispatcher_is_refused_everything(db: DbUnderTest, tmp_path: Path) -> None:
@@ -78,16 +81,23 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OUTAGEDESK_CONFIG_FILE", str(tmp_path / "absent.toml"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     monkeypatch.delenv("OUTAGEDESK_DB_URL", raising=False)
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     data = tmp_path / "data"
     db = open_database(load_settings({"data_dir": data}, use_keyring=False))
     import_directory_rows(db.engine, ROWS)
+    with db.sessions() as s:
+        admin = create_first_admin(s, "root", PASSWORD, "desk-1")
+        for name, role in (("alice", Role.DISPATCHER), ("bob", Role.DISPATCHER),
+                           ("sam", Role.SUPERVISOR), ("dana", Role.DISPATCHER)):  # fmt: skip
+            add_person(s, admin, name, role, PASSWORD)
     db.close()
     for phone, account, who in (
         ("(505) 555-0123", "9001", "alice"),
         ("505-555-0144", "90011", "bob"),
         ("505 555 0177", "9001", "bob"),
     ):
-        args = ["link", phone, "--account", account, "--as", who, "--data-dir", str(data)]
+        args = ["link", phone, "--account", account, "--user", who, "--data-dir", str(data)]
         assert main(args) == 0
     return data
 
@@ -102,7 +112,7 @@ def test_audit_export_writes_the_filtered_rows(
 ) -> None:
     target = tmp_path / "audit.csv"
     common = ["--data-dir", str(data_dir)]
-    assert main(["audit", "export", str(target), "--account", "9001", *common]) == 0
+    assert main(["audit", "export", str(target), "--account", "9001", *common, *AS_SAM]) == 0
     assert "2 audit row(s) exported" in capsys.readouterr().err
     rows = exported(target)
     assert list(rows[0]) == ["at", "person", "desk", "action", "subject", "before", "after"]
@@ -114,16 +124,19 @@ def test_audit_export_writes_the_filtered_rows(
     assert rows[0]["at"].endswith("Z")
 
     assert main(["audit", "export", str(target), "--person", "bob", "--action", "link_",
-                 "--phone", "5055550144", *common]) == 0  # fmt: skip
+                 "--phone", "5055550144", *common, *AS_SAM]) == 0  # fmt: skip
     assert [r["subject"] for r in exported(target)] == ["+15055550144"]
-    assert main(["audit", "export", str(target), "--to", "2000-01-01", *common]) == 0
+    assert main(["audit", "export", str(target), "--to", "2000-01-01", *common, *AS_SAM]) == 0
     assert exported(target) == []
     assert main(["audit", "export", str(target), "--from", "2000-01-01T00:00:00Z",
-                 "--text", "90011", *common]) == 0  # fmt: skip
+                 "--text", "90011", *common, *AS_SAM]) == 0  # fmt: skip
     assert [r["subject"] for r in exported(target)] == ["+15055550144"]
 
     capsys.readouterr()
-    assert main([*common, "audit", "export", "-", "--person", "alice"]) == 0
+    assert (
+        main([*common, "audit", "export", "-", "--person", "alice", "--action", "link_", *AS_SAM])
+        == 0
+    )
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2
     assert ",alice," in out[1]
@@ -134,11 +147,11 @@ def test_audit_export_errors_are_one_line(
 ) -> None:
     target = tmp_path / "audit.csv"
     common = ["--data-dir", str(data_dir)]
-    assert main(["audit", "export", str(target), "--from", "soon", *common]) == 2
+    assert main(["audit", "export", str(target), "--from", "soon", *common, *AS_SAM]) == 2
     assert "'soon' is not a time" in capsys.readouterr().err
-    assert main(["audit", "export", str(target), "--phone", "12", *common]) == 1
+    assert main(["audit", "export", str(target), "--phone", "12", *common, *AS_SAM]) == 1
     assert "not a valid phone number: '12'" in capsys.readouterr().err
-    assert main(["audit", "export", str(tmp_path / "no" / "such" / "a.csv"), *common]) == 2
+    assert main(["audit", "export", str(tmp_path / "no" / "such" / "a.csv"), *common, *AS_SAM]) == 2
     assert "cannot write" in capsys.readouterr().err
     assert not target.exists()
     with pytest.raises(SystemExit):
@@ -150,12 +163,10 @@ def test_audit_export_refuses_a_dispatcher(
     data_dir: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The command acts as a supervisor until sign-in credentials reach the command line; a
-    # dispatcher stands in here for whoever those credentials name.
-    monkeypatch.setattr(ops_commands, "_actor", lambda _args, _settings: DISPATCHER)
     target = tmp_path / "audit.csv"
-    assert main(["audit", "export", str(target), "--data-dir", str(data_dir)]) == 1
+    assert (
+        main(["audit", "export", str(target), "--data-dir", str(data_dir), "--user", "dana"]) == 1
+    )
     assert REFUSAL in capsys.readouterr().err
     assert not target.exists()

@@ -10,9 +10,12 @@ from sqlalchemy import func, select
 from outagedesk.cli import main
 from outagedesk.config import load_settings
 from outagedesk.directory import import_directory_rows
+from outagedesk.ops.base import Role
+from outagedesk.ops.commands import PASSWORD_ENV, TOKEN_ENV
 from outagedesk.runtime import open_database
 from outagedesk.store.models import PhoneLink
 
+from authsupport import service_token
 from mappingsupport import DIRECTORY
 
 HEADER = "phone,account_number,service_location_id,action"
@@ -23,8 +26,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OUTAGEDESK_CONFIG_FILE", str(tmp_path / "absent.toml"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     monkeypatch.delenv("OUTAGEDESK_DB_URL", raising=False)
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
     db = open_database(load_settings({"data_dir": tmp_path}, use_keyring=False))
     import_directory_rows(db.engine, DIRECTORY)
+    monkeypatch.setenv(TOKEN_ENV, service_token(db.sessions, Role.SUPERVISOR, "fixes"))
+    (tmp_path / "dispatcher.token").write_text(service_token(db.sessions, Role.DISPATCHER))
     db.close()
     return tmp_path
 
@@ -65,7 +71,7 @@ def test_import_previews_then_applies_with_apply(
     assert "preview: 1 added, 0 moved, 1 removed, 0 unchanged, 0 invalid" in out
     assert "re-run with --apply" in out
     assert link_count(data_dir) == 3
-    args = ["links", "import", str(path), "--apply", "--as", "boss", "--data-dir", str(data_dir)]
+    args = ["links", "import", str(path), "--apply", "--data-dir", str(data_dir)]
     assert main(args) == 0
     captured = capsys.readouterr()
     assert "applied fix.csv: 1 links added, 1 removed, 0 rows skipped" in captured.out
@@ -89,3 +95,20 @@ def test_import_with_invalid_rows_applies_nothing_unless_told(
     assert link_count(data_dir) == 4
     missing = ["links", "import", str(data_dir / "nope.csv"), "--data-dir", str(data_dir)]
     assert main(missing) == 2
+
+
+def test_links_commands_need_a_supervisor(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = data_dir / "fix.csv"
+    path.write_text(f"{HEADER}\n5055550111,A-200,,add\n")
+    export = ["links", "export", str(data_dir / "links.csv"), "--data-dir", str(data_dir)]
+    fix = ["links", "import", str(path), "--apply", "--data-dir", str(data_dir)]
+    monkeypatch.setenv(TOKEN_ENV, (data_dir / "dispatcher.token").read_text())
+    assert main(export) == 1
+    assert main(fix) == 1
+    assert "may not import and correct links" in capsys.readouterr().err
+    assert not (data_dir / "links.csv").exists()
+    monkeypatch.delenv(TOKEN_ENV)
+    assert main(fix) == 2
+    assert link_count(data_dir) == 3

@@ -9,12 +9,15 @@ from pytestqt.qtbot import QtBot
 
 from outagedesk.config import Settings
 from outagedesk.domain.consent import Purpose
+from outagedesk.ops.base import Actor, Role
 from outagedesk.ui.templates_dialog import TemplatesDialog
+
+ADMIN = Actor("ana", "desk-1", Role.ADMIN)
 
 
 def dialog_for(qtbot: QtBot, tmp_path: Path) -> TemplatesDialog:
     settings = Settings(data_dir=tmp_path, config_file=tmp_path / "settings.toml")
-    dialog = TemplatesDialog(settings)
+    dialog = TemplatesDialog(settings, actor=ADMIN)
     qtbot.addWidget(dialog)
     return dialog
 
@@ -56,7 +59,8 @@ def test_saving_writes_only_the_changed_texts(qtbot: QtBot, tmp_path: Path) -> N
     assert saved["reply_templates"] == {"status": "{program}: crews are out. STOP to opt out."}
     reopened = TemplatesDialog(
         Settings(data_dir=tmp_path, config_file=tmp_path / "settings.toml",
-                 reply_templates=saved["reply_templates"])
+                 reply_templates=saved["reply_templates"]),
+        actor=ADMIN,
     )  # fmt: skip
     qtbot.addWidget(reopened)
     choose(reopened, Purpose.STATUS)

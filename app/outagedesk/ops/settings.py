@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from outagedesk.config import Settings, save_settings
+from outagedesk.config import Settings, save_reply_templates, save_settings
 from outagedesk.ops.base import Actor, Permission, audit, require
 
 
@@ -17,6 +17,12 @@ def save_settings_as(actor: Actor | None, settings: Settings) -> Path:
     if actor is not None:
         require(actor, Permission.MANAGE_SETTINGS)
     return save_settings(settings)
+
+
+def save_templates_as(actor: Actor, path: Path, templates: dict[str, str]) -> Path:
+    """Write the reply templates, and nothing else, into the settings file at ``path``."""
+    require(actor, Permission.MANAGE_SETTINGS)
+    return save_reply_templates(path, templates)
 
 
 def audit_settings_change(

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from outagedesk.config import Settings
+from outagedesk.config import Settings, SettingsError
 from outagedesk.domain.consent import Purpose
 from outagedesk.domain.replies import (
     DEFAULT_TEMPLATES,
@@ -27,7 +27,7 @@ from outagedesk.domain.replies import (
 )
 from outagedesk.ops.base import Actor, Permission, PermissionDenied
 from outagedesk.ops.people import needs_role_text
-from outagedesk.ops.settings import save_settings_as
+from outagedesk.ops.settings import save_templates_as
 
 SAMPLE_ADDRESS = "12 Main St"
 
@@ -47,9 +47,7 @@ class TemplatesDialog(QDialog):
 
     saved = Signal(dict, dict)
 
-    def __init__(
-        self, settings: Settings, parent: QWidget | None = None, *, actor: Actor | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None, *, actor: Actor) -> None:
         super().__init__(parent)
         self.setObjectName("templatesDialog")
         self.setWindowTitle("Reply templates")
@@ -148,7 +146,7 @@ class TemplatesDialog(QDialog):
         before = dict(self.settings.reply_templates)
         self.settings.reply_templates = self.changed_templates()
         try:
-            save_settings_as(self.actor, self.settings)
+            save_templates_as(self.actor, self.settings.config_file, self.settings.reply_templates)
         except PermissionDenied as exc:
             self.settings.reply_templates = before
             self.problem.setText(f"{exc}. {needs_role_text(Permission.MANAGE_SETTINGS)}.")
@@ -156,6 +154,10 @@ class TemplatesDialog(QDialog):
         except OSError as exc:
             self.settings.reply_templates = before
             self.problem.setText(f"Could not save {self.settings.config_file}: {exc.strerror}")
+            return
+        except SettingsError as exc:
+            self.settings.reply_templates = before
+            self.problem.setText(str(exc))
             return
         self.saved.emit(
             {"reply_templates": before}, {"reply_templates": dict(self.settings.reply_templates)}
