@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 
 from outagedesk import __version__
 from outagedesk.engine.events import LinkState
-from outagedesk.ops.base import Actor, Role
+from outagedesk.ops.base import Actor, Permission, PermissionDenied, Role
 from outagedesk.store import feed
 from outagedesk.store.feed import FeedCounts, FeedFilter, FeedQuery
 from outagedesk.ui import details as details_html
@@ -85,6 +85,7 @@ from outagedesk.ui.link_dialog import (
 from outagedesk.ui.notify import Notifier
 from outagedesk.ui.number_panel import NumberPanel
 from outagedesk.ui.status import ConnectionBanner, RateMeter, StatusIndicator, banner_problem
+from outagedesk.ui.training_mode import TRAINEE, TRAINING_TITLE, TrainingMode, launch_training
 from outagedesk.ui.worker import DbWorker
 
 log = logging.getLogger(__name__)
@@ -128,8 +129,15 @@ class MainWindow(QMainWindow):
         self.actor: Actor = actor_for(
             backend.settings.desk, Role.ADMIN if backend.demo else Role.DISPATCHER
         )
+        if backend.training is not None:
+            # Training never asks anyone to sign in: a built-in trainee acts on its own database.
+            self.actor = Actor(TRAINEE, backend.settings.desk, Role.TRAINER)
+        self.training: TrainingMode | None = None
         self.setObjectName("mainWindow")
-        self.setWindowTitle("OutageDesk — demo" if backend.demo else "OutageDesk")
+        if backend.training is not None:
+            self.setWindowTitle(TRAINING_TITLE)
+        else:
+            self.setWindowTitle("OutageDesk — demo" if backend.demo else "OutageDesk")
         self.setWindowIcon(theme.icon("outagedesk"))
         self.state = QSettings(str(state_file), QSettings.Format.IniFormat)
         self.stopping = False
@@ -165,6 +173,8 @@ class MainWindow(QMainWindow):
         self.notifier = Notifier(self)
         self._build_actions()
         self._connect()
+        if backend.training is not None:
+            self.training = TrainingMode(self, backend.training)
 
         self._restore_state()
         self._status_timer.start()
@@ -425,7 +435,17 @@ class MainWindow(QMainWindow):
             "The selected text reads like a revocation: apply it as an opt-out"
         )
 
-        if self.backend.sim is not None:
+        self.training_menu = menus.addMenu("&Training")
+        self.training_menu.setToolTipsVisible(True)
+        if self.backend.training is None:
+            self.start_training_action = self._action(
+                self.training_menu, "Start &training mode…", self.start_training,
+                ("Ctrl+Shift+T",), name="actionStartTraining",
+            )  # fmt: skip
+            self.training_menu.aboutToShow.connect(self.update_training_action)
+            self.update_training_action()
+
+        if self.backend.demo:
             demo = menus.addMenu("&Demo")
             self._action(
                 demo, "&Gateway offline", self._demo_gateway_down, ("Ctrl+Alt+G",),
@@ -1008,6 +1028,30 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
+    # -- training ----------------------------------------------------------------------------
+    def update_training_action(self) -> None:
+        """Enabled only for people who may run training (the launcher checks again)."""
+        allowed = self.actor.may(Permission.RUN_TRAINING)
+        self.start_training_action.setEnabled(allowed)
+        self.start_training_action.setToolTip(
+            "Open training mode in a window of its own, on a training database"
+            if allowed
+            else "Only trainers and administrators may start training mode"
+        )
+
+    def start_training(self) -> None:
+        try:
+            started = launch_training(self.actor, self.backend.settings)
+        except PermissionDenied as exc:
+            self._show_error(str(exc))
+            return
+        self.statusBar().showMessage(
+            "Training mode is starting in a window of its own."
+            if started
+            else "Training mode could not be started: see the log.",
+            10000,
+        )
+
     # -- demo controls -----------------------------------------------------------------------
     def _demo_gateway_down(self, down: bool) -> None:
         if self.backend.sim is not None:
@@ -1046,6 +1090,8 @@ class MainWindow(QMainWindow):
         central = self.centralWidget()
         if central is not None:
             central.setEnabled(False)
+        if self.training is not None:
+            self.training.stop()
         for timer in (
             self._status_timer,
             self._counts_timer,
