@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import gc
 import logging
-import os
 import signal
 import sys
 import threading
@@ -30,10 +29,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox
 
-from outagedesk.config import ENV_PREFIX, SECRET_FIELDS, Settings, SettingsError, load_settings
+from outagedesk.config import Settings, SettingsError
 from outagedesk.logs import setup_logging
 from outagedesk.runtime import engine_config
-from outagedesk.training.environment import TrainingError, training_settings
+from outagedesk.training.environment import TrainingError, load_training_settings
 from outagedesk.training.scenario import ScenarioError, shipped_scenarios
 from outagedesk.ui import theme
 from outagedesk.ui.backend import Backend, open_backend, start_demo, start_training
@@ -213,16 +212,6 @@ async def _ensure_configured(settings: Settings, pool: ThreadPoolExecutor) -> Se
     return chosen
 
 
-def load_training_settings(
-    flags: dict[str, Any], environ: dict[str, str] | None = None
-) -> Settings:
-    """Settings for ``--training``: file and flags, never the keyring or a token variable."""
-    env = dict(os.environ if environ is None else environ)
-    for name in SECRET_FIELDS:
-        env.pop(ENV_PREFIX + name.upper(), None)
-    return training_settings(load_settings(flags, environ=env, use_keyring=False))
-
-
 def resolve_scenario(name: str) -> Path:
     """``--scenario``: a shipped scenario's name (its file name without .toml) or a file."""
     path = Path(name).expanduser()
@@ -345,14 +334,19 @@ def run_training(args: argparse.Namespace) -> int:
     """``outagedesk --training [--scenario NAME|FILE]`` (the command line checked the flags)."""
     flags = {k: v for k, v in vars(args).items() if v is not None}
     settings = load_training_settings(flags)
-    return run_gui(settings, args)
+    name = getattr(args, "training_scenario", None)
+    scenario = resolve_scenario(name) if name else None
+    return run_gui(settings, args, training=True, scenario=scenario)
 
 
-def run_gui(settings: Settings, args: argparse.Namespace) -> int:
+def run_gui(
+    settings: Settings,
+    args: argparse.Namespace,
+    *,
+    training: bool = False,
+    scenario: Path | None = None,
+) -> int:
     demo = bool(getattr(args, "demo", False))
-    training = bool(getattr(args, "training", False))
-    scenario_name = getattr(args, "training_scenario", None)
-    scenario = resolve_scenario(scenario_name) if training and scenario_name else None
     # Training writes a log of its own: a production window may be running next to it.
     log_dir = settings.data_dir / TRAINING_LOG_DIR if training else settings.log_dir
     log_path = setup_logging(log_dir, settings.log_level)

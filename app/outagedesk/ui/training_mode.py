@@ -50,10 +50,16 @@ def training_command(settings: Settings) -> list[str]:
 def launch_training(actor: Actor, settings: Settings) -> bool:
     """Start training mode in its own process (raises PermissionDenied for non-trainers)."""
     require(actor, Permission.RUN_TRAINING)
-    result: Any = QProcess.startDetached(sys.executable, training_command(settings))
-    started = bool(result[0] if isinstance(result, tuple) else result)
+    started = start_detached(sys.executable, training_command(settings))
     log.info("training mode %s", "started" if started else "could not be started")
     return started
+
+
+def start_detached(program: str, arguments: list[str]) -> bool:
+    """A process that outlives this one (closing production leaves training running)."""
+    result: Any = QProcess.startDetached(program, arguments)
+    # PySide returns (ok, pid); older bindings a bare bool.
+    return bool(result[0] if isinstance(result, tuple) else result)
 
 
 class TrainingMode(QObject):
