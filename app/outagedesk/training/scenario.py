@@ -212,8 +212,6 @@ def _inline_rows(reader: _Reader, rows: list[Mapping[str, Any]]) -> tuple[Direct
                 life_support=reader.flag(row, where, "life_support"),
             )
         )
-    if not out:
-        raise reader.fail("directory.rows", "at least one row is needed")
     return tuple(out)
 
 
