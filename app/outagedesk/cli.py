@@ -127,6 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(templates, top=False)
 
+    scenario = sub.add_parser(
+        "scenario", help="list, check or record training scenarios", **sub_kwargs
+    )
+    _common(scenario, top=False)
+    from outagedesk.training import commands as training_commands
+
+    training_commands.add_arguments(scenario)
+
     sim = sub.add_parser("sim", help="run the simulator gateway and OMS on loopback", **sub_kwargs)
     from outagedesk.sim import cli as sim_cli
 
@@ -160,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from outagedesk.directory import run_import_command
 
             return run_import_command(settings, args.file, skip_bad=args.skip_bad_rows)
+        if args.command == "scenario":
+            from outagedesk.training import commands as training_commands
+
+            return training_commands.run(settings, args)
         if args.command in OPS_COMMANDS:
             from outagedesk.ops import commands as ops_commands
 

@@ -114,7 +114,7 @@ class TrainingRig:
         self.db.close()
 
 
-def _simulator(scenario: Scenario) -> Simulator:
+def training_simulator(scenario: Scenario) -> Simulator:
     """The simulator with the scenario's directory; the OMS knows most of its phones."""
     sim = Simulator(seed=1, directory_size=0)
     sim.directory = list(scenario.directory)
@@ -163,7 +163,7 @@ def open_training(
     folder = (data_dir if data_dir is not None else settings.data_dir) / "training"
     folder.mkdir(parents=True, exist_ok=True)
     db_path = _new_session_path(folder)
-    sim = _simulator(scenario)
+    sim = training_simulator(scenario)
     db: Database | None = None
     try:
         sim.start()
