@@ -1,7 +1,7 @@
 """Training mode's widgets in the main window: the banner and the replay controls.
 
-The banner paints its own colours (black on yellow, the same in both themes) in a widget style
-sheet of its own, so neither theme's application style sheet nor font scaling can wash it out.
+The banner paints its own colours (black on yellow, the same in both themes), so no theme's
+style sheet can wash it out, and it follows the window's zoom.
 The replay controls poll ``Replayer.state()`` on a timer: a lock and a few numbers, no database.
 """
 
@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -84,20 +84,18 @@ class TrainingBanner(QFrame):
         self.setAccessibleName("Training mode")
         self.setAccessibleDescription(text)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setAutoFillBackground(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        # Our own sheet outranks the application's, so a theme switch cannot restyle us.
-        self.setStyleSheet(
-            f"QFrame#trainingBanner {{ background: {BANNER_BACKGROUND}; border: none;"
-            f" border-bottom: 3px solid {BANNER_TEXT}; }}"
-            f"QLabel#trainingBannerText {{ color: {BANNER_TEXT}; background: transparent; }}"
-        )
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(_STRIPES + 12, 6, _STRIPES + 12, 6)
+        layout.setContentsMargins(_STRIPES + 12, 6, _STRIPES + 12, 9)
         self.label = QLabel(text, self)
         self.label.setObjectName("trainingBannerText")
         self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        palette = self.label.palette()
+        for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive,
+                      QPalette.ColorGroup.Disabled):  # fmt: skip
+            palette.setColor(group, QPalette.ColorRole.WindowText, QColor(BANNER_TEXT))
+        self.label.setPalette(palette)
         layout.addWidget(self.label, 1)
         self._scale_font()
 
@@ -118,17 +116,20 @@ class TrainingBanner(QFrame):
             font.setPointSizeF(base.pointSizeF() * 1.15)
         if font != self.label.font():
             self.label.setFont(font)
-        self.setMinimumHeight(self.label.fontMetrics().height() + 16)
+        self.setMinimumHeight(QFontMetrics(font).height() + 15)
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        super().paintEvent(event)
+        # Painted, not style-sheeted: a style sheet on the banner would stop it following the
+        # window's zoom, and the themes' sheets cannot reach what we paint.
         painter = QPainter(self)
+        w, h = self.width(), self.height()
+        painter.fillRect(self.rect(), QColor(BANNER_BACKGROUND))
+        painter.fillRect(0, h - 3, w, 3, QColor(BANNER_TEXT))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(Qt.GlobalColor.black, 5))
-        h = self.height()
-        for x0 in (0, self.width() - _STRIPES):
+        painter.setPen(QPen(QColor(BANNER_TEXT), 5))
+        for x0 in (0, w - _STRIPES):
             painter.save()
-            painter.setClipRect(x0, 0, _STRIPES, h)
+            painter.setClipRect(x0, 0, _STRIPES, h - 3)
             for x in range(x0 - h, x0 + _STRIPES + h, 14):
                 painter.drawLine(x, h, x + h, 0)
             painter.restore()

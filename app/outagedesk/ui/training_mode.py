@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QProcess, Qt
+from PySide6.QtCore import QEvent, QObject, QProcess, Qt
 from PySide6.QtWidgets import QMessageBox, QVBoxLayout
 
 from outagedesk.config import Settings
@@ -91,8 +91,21 @@ class TrainingMode(QObject):
         self.controls.finishedReached.connect(self.offer_debrief)
         self.controls.timer.timeout.connect(self.poll)
         self._build_menu()
+        # Under a theme's style sheet the window's zoom does not reach its children on its own.
+        window.installEventFilter(self)
+        self._follow_zoom()
         self.poll()
         self.controls.timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.FontChange:
+            self._follow_zoom()
+        return False
+
+    def _follow_zoom(self) -> None:
+        font = self.window.font()
+        self.banner.setFont(font)
+        self.controls.setFont(font)
 
     def _build_menu(self) -> None:
         w = self.window
