@@ -398,6 +398,7 @@ def test_end_of_the_scenario_offers_the_debrief(
     window = open_training(SCRIPTED)
     training = mode(window)
     jump(qtbot, window, "00:29")
+    qtbot.waitUntil(lambda: stored(window) == 5, timeout=WAIT)
     trigger(window, "actionReplayPlay")
     qtbot.waitUntil(lambda: training.finished_box is not None, timeout=WAIT)
     box = training.finished_box
