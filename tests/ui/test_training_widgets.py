@@ -185,8 +185,8 @@ def test_debrief_window_shows_the_figures_chart_and_table(
         image = window.chart.grab().toImage()
         colours = {
             image.pixelColor(x, y).name()
-            for x in range(0, image.width(), 2)
-            for y in range(0, image.height(), 2)
+            for x in range(image.width())
+            for y in range(image.height())
         }
         for colour in (LINKED_COLOUR, WRONG_COLOUR, NEVER_COLOUR):
             assert QColor(colour).name() in colours, (name, colour)

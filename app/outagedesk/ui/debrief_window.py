@@ -176,7 +176,8 @@ class DebriefChart(QWidget):
         fm = QFontMetrics(self.font())
         line = fm.height()
         left = fm.horizontalAdvance("00 min 00 s") + 12
-        top = line * 2 + 8
+        # Rows from the top: the legend, the axis title, half a tick label; then the plot.
+        top = line * 3 + 8
         bottom = line * 2 + 8
         plot = QRectF(
             left, top, max(10, self.width() - left - 12), max(10, self.height() - top - bottom)
@@ -205,7 +206,7 @@ class DebriefChart(QWidget):
             "unlinked reports, in order of arrival",
         )
         painter.drawText(
-            QRectF(0, top - line - 4, left + 200, line),
+            QRectF(8, line + 6, left + 200, line),
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
             "time to link",
         )
@@ -284,6 +285,9 @@ class DebriefWindow(QWidget):
         self.figure_labels: dict[str, QLabel] = {}
         for label, value in figures(_EMPTY):
             field = QLabel(value, self)
+            bold = field.font()
+            bold.setBold(True)
+            field.setFont(bold)
             field.setObjectName(
                 "debriefFigure_" + label.lower().replace(" ", "_").replace("-", "_")
             )

@@ -76,6 +76,7 @@ class ScenarioChooser(QDialog):
         self.list.setAccessibleName("Shipped scenarios")
         self.list.setWordWrap(True)
         self.list.setAlternatingRowColors(True)
+        self.list.setSpacing(3)
         for summary in summaries:
             if summary.problem:
                 text = f"{summary.title}\n{summary.problem}"
