@@ -2,7 +2,8 @@
 
 The scenario clock runs at ``speed`` × real time while playing and stops at the scenario's
 duration. A text is due once the clock reaches its offset; it reaches the gateway stamped with
-the wall time of delivery, under the id ``<scenario key>-<run>-<index>``.
+the wall time of delivery, under the id ``<scenario key>-<run>-<index>``. Nothing is delivered
+before the first play (or seek) of a run.
 
 - seek forward: the texts skipped over are delivered at once, in order;
 - seek backward: the texts after the new position are delivered again, under a new run number
@@ -64,6 +65,8 @@ class Replayer:
         self._anchor = clock()
         self._speed = MIN_SPEED
         self._playing = False
+        # Nothing is due before the first play or seek of a run, not even the texts at 0 s.
+        self._started = False
         self._next = 0
         self._run = 1
         self._run_started = datetime.now(UTC)
@@ -89,6 +92,7 @@ class Replayer:
         with self._cond:
             self._rebase()
             self._playing = not self._at_end()
+            self._started = True
             self._cond.notify_all()
 
     def pause(self) -> None:
@@ -113,6 +117,7 @@ class Replayer:
             self._position = 0.0
             self._anchor = self._clock()
             self._next = 0
+            self._started = self._playing
             self._cond.notify_all()
 
     def seek(self, position: float) -> None:
@@ -123,6 +128,7 @@ class Replayer:
         with self._cond:
             self._rebase()
             self._position = target
+            self._started = True
             due = bisect.bisect_right(self._offsets, target)
             if due < self._next:
                 self._run += 1
@@ -196,7 +202,7 @@ class Replayer:
                 if down != self._oms_down:
                     self._sim.oms.set_down(down)
                     self._oms_down = down
-                due = bisect.bisect_right(self._offsets, position)
+                due = bisect.bisect_right(self._offsets, position) if self._started else 0
                 stop = min(due, self._next + self.BATCH)
                 key, run = self._scenario.key, self._run
                 for index in range(self._next, stop):
