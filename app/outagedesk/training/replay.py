@@ -46,6 +46,11 @@ class ReplayState:
     oms_down: bool = False
 
 
+def _this_second() -> datetime:
+    # Gateways stamp texts to the second: a text of this run may carry this very second.
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 class Replayer:
     """Thread-safe; delivers from its own daemon thread, which sleeps between due texts."""
 
@@ -69,7 +74,7 @@ class Replayer:
         self._started = False
         self._next = 0
         self._run = 1
-        self._run_started = datetime.now(UTC)
+        self._run_started = _this_second()
         self._oms_down = False
         self._closed = False
         self._thread = threading.Thread(
@@ -113,7 +118,7 @@ class Replayer:
     def restart(self) -> None:
         with self._cond:
             self._run += 1
-            self._run_started = datetime.now(UTC)
+            self._run_started = _this_second()
             self._position = 0.0
             self._anchor = self._clock()
             self._next = 0
