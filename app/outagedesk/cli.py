@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(scenario, top=False)
     from outagedesk.training import commands as training_commands
 
-    training_commands.add_arguments(scenario)
+    training_commands.add_arguments(scenario, common=lambda p: _common(p, top=False))
 
     sim = sub.add_parser("sim", help="run the simulator gateway and OMS on loopback", **sub_kwargs)
     from outagedesk.sim import cli as sim_cli

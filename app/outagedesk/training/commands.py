@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from outagedesk.config import Settings, SettingsError
@@ -20,9 +21,14 @@ from outagedesk.training.scenario import (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser, common: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """``common`` adds the common settings flags, so that they work after the action too."""
     sub = parser.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
-    sub.add_parser("list", help="the scenarios that ship with OutageDesk", allow_abbrev=False)
+    listing = sub.add_parser(
+        "list", help="the scenarios that ship with OutageDesk", allow_abbrev=False
+    )
     check = sub.add_parser(
         "check", help="validate a scenario file and count what it holds", allow_abbrev=False
     )
@@ -32,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="export a time range of the feed as a scenario, with fake numbers and names",
         allow_abbrev=False,
     )
+    for action in (listing, check, record):
+        common(action)
     record.add_argument("--from", dest="start", required=True, metavar="TIME", help="first time")
     record.add_argument("--to", dest="end", required=True, metavar="TIME", help="up to (not incl.)")
     record.add_argument("--title", required=True, help="the scenario's title")
