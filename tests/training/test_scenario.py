@@ -240,3 +240,12 @@ def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ScenarioError, match=r"binary\.toml: cannot read the file"):
         load_scenario(binary)
+
+
+def test_the_example_in_the_documentation_is_a_valid_scenario() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
+    example = docs.read_text(encoding="utf-8").split("```toml\n", 1)[1].split("```", 1)[0]
+    scenario = parse_scenario(example, Path("example.toml"))
+    assert scenario.duration == 900
+    assert scenario.oms_down == ((300.0, 480.0),)
+    assert len(scenario.messages) == 3 + 120
