@@ -249,3 +249,26 @@ def test_the_example_in_the_documentation_is_a_valid_scenario() -> None:
     assert scenario.duration == 900
     assert scenario.oms_down == ((300.0, 480.0),)
     assert len(scenario.messages) == 3 + 120
+
+
+def test_shipped_scenarios_are_found_in_an_installed_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As pip unpacks the wheel: outagedesk/resources/scenarios/*.toml, no __init__.py.
+    from importlib import resources
+    from importlib.resources.readers import MultiplexedPath
+
+    folder = tmp_path / "outagedesk" / "resources" / "scenarios"
+    folder.mkdir(parents=True)
+    for path in SHIPPED.values():
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "README.txt").write_text("not a scenario")
+
+    def files(package: str) -> MultiplexedPath:
+        assert package == "outagedesk.resources.scenarios"
+        return MultiplexedPath(folder)
+
+    monkeypatch.setattr(resources, "files", files)
+    found = shipped_scenarios()
+    assert [p.name for p in found] == sorted(p.name for p in SHIPPED.values())
+    assert all(p.parent == folder for p in found)

@@ -438,17 +438,16 @@ def load_scenario(path: Path) -> Scenario:
     return parse_scenario(text, path)
 
 
-def _scenario_folder() -> Path:
-    try:
-        return Path(str(resources.files("outagedesk.resources.scenarios")))
-    except ModuleNotFoundError:
-        # An editable install cannot map the top-level resources/ folder into the package.
-        return Path(__file__).resolve().parents[3] / "resources" / "scenarios"
-
-
 def shipped_scenarios() -> list[Path]:
     """The scenario files that ship with OutageDesk, sorted by name."""
-    return sorted(_scenario_folder().glob("*.toml"))
+    try:
+        folder = resources.files("outagedesk.resources.scenarios")
+    except ModuleNotFoundError:
+        # An editable install cannot map the top-level resources/ folder into the package.
+        source = Path(__file__).resolve().parents[3] / "resources" / "scenarios"
+        return sorted(source.glob("*.toml"))
+    # A namespace package's folder is a MultiplexedPath: list it rather than convert it.
+    return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml"))
 
 
 def _row_table(row: DirectoryRow) -> dict[str, Any]:
