@@ -22,6 +22,7 @@ from outagedesk.domain.phones import InvalidPhoneError, normalize_phone
 from outagedesk.domain.reports import ResolvedLevel, idempotency_key
 from outagedesk.gateway.contract import format_timestamp
 from outagedesk.store.models import AuditEntry, ConsentRecord, InboundMessage, OutboxTask, Report
+from outagedesk.training.record import chunked
 from outagedesk.training.scenario import Scenario
 
 LINK_ACTIONS = ("link_add", "link_move")
@@ -99,8 +100,7 @@ def _unlinked_at_creation(session: Session, reports: list[Report]) -> list[Repor
     """
     keys = {idempotency_key(r.report_id, 1): r for r in reports}
     first: dict[str, Any] = {}
-    for chunk_start in range(0, len(keys), 500):
-        chunk = list(keys)[chunk_start : chunk_start + 500]
+    for chunk in chunked(list(keys)):
         for key, payload in session.execute(
             select(OutboxTask.idempotency_key, OutboxTask.payload).where(
                 OutboxTask.idempotency_key.in_(chunk)
@@ -123,16 +123,18 @@ def _link_events(
     events: dict[str, list[tuple[datetime, str | None]]] = {}
     if not phones:
         return events
-    rows = session.execute(
-        select(AuditEntry.subject, AuditEntry.at, AuditEntry.after)
-        .where(
-            AuditEntry.action.in_(LINK_ACTIONS),
-            AuditEntry.at >= since,
-            AuditEntry.subject.in_(phones),
+    rows = [
+        row
+        for chunk in chunked(sorted(phones))
+        for row in session.execute(
+            select(AuditEntry.id, AuditEntry.subject, AuditEntry.at, AuditEntry.after).where(
+                AuditEntry.action.in_(LINK_ACTIONS),
+                AuditEntry.at >= since,
+                AuditEntry.subject.in_(chunk),
+            )
         )
-        .order_by(AuditEntry.id)
-    ).all()
-    for phone, at, after in rows:
+    ]
+    for _, phone, at, after in sorted(rows, key=lambda row: row[0]):
         links = (after or {}).get("links") or []
         # The link just made is the last one listed after the change.
         account = links[-1].get("account_number") if links else None
@@ -144,24 +146,27 @@ def _missed_opt_outs(session: Session, scenario: Scenario, since: datetime) -> l
     wanted = [m for m in scenario.messages if m.expect_opt_out]
     if not wanted:
         return []
-    phones = {_phone(m.sender) for m in wanted}
-    received = {
-        (phone, body)
-        for phone, body in session.execute(
-            select(InboundMessage.phone, InboundMessage.body).where(
-                InboundMessage.received_at >= since, InboundMessage.phone.in_(phones)
+    phones = sorted({_phone(m.sender) for m in wanted})
+    received: set[tuple[str, str]] = set()
+    opted_out: set[str] = set()
+    for chunk in chunked(phones):
+        received.update(
+            (phone, body)
+            for phone, body in session.execute(
+                select(InboundMessage.phone, InboundMessage.body).where(
+                    InboundMessage.received_at >= since, InboundMessage.phone.in_(chunk)
+                )
             )
         )
-    }
-    opted_out = set(
-        session.scalars(
-            select(ConsentRecord.phone).where(
-                ConsentRecord.at >= since,
-                ConsentRecord.opted_in.is_(False),
-                ConsentRecord.phone.in_(phones),
+        opted_out.update(
+            session.scalars(
+                select(ConsentRecord.phone).where(
+                    ConsentRecord.at >= since,
+                    ConsentRecord.opted_in.is_(False),
+                    ConsentRecord.phone.in_(chunk),
+                )
             )
         )
-    )
     return [
         MissedOptOut(_phone(m.sender), m.body, m.offset)
         for m in wanted

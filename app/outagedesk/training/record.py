@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +24,8 @@ from outagedesk.store.models import InboundMessage, PhoneLink, ServiceLocation
 from outagedesk.training.scenario import Scenario, ScenarioMessage, asks_to_stop
 
 MAX_RECORDED = 100_000
+# Values per IN (...) list: far below SQLite's and PostgreSQL's limits on bound parameters.
+CHUNK = 1000
 
 _PHONE = r"(?<![\w+])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)"
 _LONG_DIGITS = r"(?<!\w)\d{5,}(?!\w)"
@@ -112,12 +114,21 @@ def _involved_links(
     session: Session, phones: set[str], start: datetime
 ) -> dict[str, list[_Linked]]:
     links: dict[str, list[_Linked]] = {}
-    rows = session.scalars(select(PhoneLink).where(PhoneLink.phone.in_(phones))).all()
+    rows = [
+        link
+        for chunk in chunked(sorted(phones))
+        for link in session.scalars(select(PhoneLink).where(PhoneLink.phone.in_(chunk)))
+    ]
     for link in sorted(rows, key=lambda item: item.id):
         links.setdefault(link.phone, []).append(
             _Linked(link.account_number, link.service_location_id, link.created_at < start)
         )
     return links
+
+
+def chunked(values: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _name_words(name: str) -> list[str]:
@@ -132,8 +143,9 @@ class _Anonymiser:
     def location_row(self, location: ServiceLocation, phones: tuple[str, ...]) -> DirectoryRow:
         f = self.fakes
         account = f.literal(location.account_number, lambda: str(f.rng.randrange(300_000, 999_999)))
-        index = location.service_location_id
-        site = f.literal(index, lambda: f"SL-{account}-{f.rng.randrange(1, 100)}")
+        site = f.literal(
+            location.service_location_id, lambda: f"SL-{account}-{f.rng.randrange(1, 100)}"
+        )
         meter = (
             f.literal(location.meter_id, lambda: f"M-{f.rng.randrange(100_000, 999_999)}")
             if location.meter_id
@@ -270,11 +282,18 @@ def record_scenario(
     phones = {m.phone for m in messages}
     links = _involved_links(session, phones, start)
     accounts = {link.account_number for found in links.values() for link in found}
-    locations = session.scalars(
-        select(ServiceLocation)
-        .where(ServiceLocation.account_number.in_(accounts), ServiceLocation.removed_at.is_(None))
-        .order_by(ServiceLocation.account_number, ServiceLocation.service_location_id)
-    ).all()
+    locations = sorted(
+        (
+            location
+            for chunk in chunked(sorted(accounts))
+            for location in session.scalars(
+                select(ServiceLocation).where(
+                    ServiceLocation.account_number.in_(chunk), ServiceLocation.removed_at.is_(None)
+                )
+            )
+        ),
+        key=lambda loc: (loc.account_number, loc.service_location_id),
+    )
     fakes = _Fakes(random.Random(f"record-{seed}"), _originals(messages, locations))
     anonymiser = _Anonymiser(fakes)
     rows: list[DirectoryRow] = []
