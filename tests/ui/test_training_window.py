@@ -178,6 +178,9 @@ def test_banner_and_title_survive_every_view_change(
     assert window.actor.role == Role.TRAINER
     assert window.findChild(QAction, "actionStartTraining") is None
     assert window.findChild(QAction, "actionDemoBurst") is None, "no random demo traffic"
+    templates = window.findChild(QAction, "actionTemplates")
+    assert templates is not None
+    assert not templates.isEnabled(), "training settings must never be saved over production's"
 
     central = window.centralWidget()
     assert central is not None

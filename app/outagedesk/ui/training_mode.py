@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, QProcess, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QVBoxLayout
 
 from outagedesk.config import Settings
@@ -92,6 +93,12 @@ class TrainingMode(QObject):
         self.controls.finishedReached.connect(self.offer_debrief)
         self.controls.timer.timeout.connect(self.poll)
         self._build_menu()
+        # Saving templates writes the settings file production reads, and these settings are
+        # training's (simulator URLs, training database): never save them there.
+        templates = window.findChild(QAction, "actionTemplates")
+        if templates is not None:
+            templates.setEnabled(False)
+            templates.setToolTip("Reply templates are edited in production, not in training")
         # Under a theme's style sheet the window's zoom does not reach its children on its own.
         window.installEventFilter(self)
         self._follow_zoom()
