@@ -18,6 +18,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -128,10 +129,11 @@ class DebriefModel(QAbstractTableModel):
             return self._rows[index.row()][index.column()]
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == len(COLUMNS) - 1:
             outcome = self._outcomes[index.row()]
-            if outcome == "never_handled":
-                return QBrush(QColor(NEVER_COLOUR))
-            if outcome == "wrong_account":
-                return QBrush(QColor(WRONG_COLOUR))
+            if outcome in ("never_handled", "wrong_account"):
+                colour = QColor(NEVER_COLOUR if outcome == "never_handled" else WRONG_COLOUR)
+                # On a dark table the plain red is too dim to read: lighten it there.
+                dark = QApplication.palette().color(QPalette.ColorRole.Base).lightness() < 128
+                return QBrush(colour.lighter(150) if dark else colour)
         return None
 
     def headerData(
