@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
@@ -225,7 +224,7 @@ class TrainingMode(QObject):
             existing = DebriefWindow(
                 worker=self.window.worker,
                 scenario=self.rig.scenario,
-                since=self.run_started,
+                since=lambda: self.replayer.run_started,
                 parent=self.window,
             )
             existing.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -236,11 +235,6 @@ class TrainingMode(QObject):
         existing.activateWindow()
         existing.refresh()
         return existing
-
-    def run_started(self) -> datetime:
-        """The run's start to the whole second: gateways stamp texts to the second, and a text
-        delivered in the run's first second must count."""
-        return self.replayer.run_started.replace(microsecond=0)
 
     def stop(self) -> None:
         """The window is closing: stop polling, close what this mode opened."""
