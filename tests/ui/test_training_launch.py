@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from outagedesk import cli
@@ -22,6 +27,7 @@ from outagedesk.training.scenario import shipped_scenarios
 from outagedesk.ui import app as ui_app
 from outagedesk.ui import training_mode
 from outagedesk.ui.main_window import MainWindow
+from outagedesk.ui.training_chooser import ScenarioChooser
 
 PRODUCTION_TOKENS = {
     "OUTAGEDESK_GATEWAY_TOKEN": "prod-gateway-secret",
@@ -200,3 +206,81 @@ def test_training_runs_as_a_process_and_quits_cleanly(tmp_path: Path) -> None:
     assert list((tmp_path / "training").glob("session-*.db")), "the training database stays"
     assert not (tmp_path / "outagedesk.db").exists(), "production's database is never opened"
     assert (tmp_path / ui_app.TRAINING_STATE_FILE).exists()
+
+
+def _drive_open_training(
+    settings: Settings, scenario: Path | None, answer: Callable[[QWidget], bool]
+) -> tuple[Any, list[str]]:
+    """Run app._open_training on a qasync loop; ``answer`` handles each dialog it opens."""
+    import qasync
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    pool = ThreadPoolExecutor(1)
+    seen: list[str] = []
+
+    async def drive() -> Any:
+        task = asyncio.ensure_future(ui_app._open_training(settings, scenario, pool))
+        for _ in range(400):
+            if task.done():
+                break
+            await asyncio.sleep(0.02)
+            for w in QApplication.topLevelWidgets():
+                if isinstance(w, QDialog) and w.isVisible() and answer(w):
+                    seen.append(w.objectName())
+        return await asyncio.wait_for(task, 30)
+
+    try:
+        result = loop.run_until_complete(drive())
+    finally:
+        pool.shutdown(wait=True)
+        loop.close()
+        asyncio.set_event_loop(None)
+        # As in test_consent_screen.py: delete qasync's timer object here, on its own thread.
+        timer = getattr(loop, "_timer", None)
+        if timer is not None and shiboken6.isValid(timer):
+            shiboken6.delete(timer)
+        app.setQuitOnLastWindowClosed(quit_on_close)
+    return result, seen
+
+
+def test_a_bad_scenario_file_is_explained_not_a_crash(
+    qtbot: QtBot, tmp_path: Path, no_keyring: list[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "Bad"\n[[messages]]\nat = -5\nfrom = "+15055550123"\n', "utf-8")
+    settings = Settings(data_dir=tmp_path, config_file=tmp_path / "none.toml")
+    texts: list[str] = []
+
+    def answer(dialog: QWidget) -> bool:
+        assert isinstance(dialog, QMessageBox)
+        texts.append(dialog.text())
+        dialog.accept()
+        return True
+
+    result, seen = _drive_open_training(settings, bad, answer)
+    assert result == 2
+    assert seen == ["startupMessage"]
+    assert "bad.toml" in texts[0], "the message names the file"
+    assert not (tmp_path / "training").exists() or not list(
+        (tmp_path / "training").glob("session-*.db")
+    ), "no training session was started"
+
+
+def test_cancelling_the_chooser_starts_nothing(
+    qtbot: QtBot, tmp_path: Path, no_keyring: list[str]
+) -> None:
+    settings = Settings(data_dir=tmp_path, config_file=tmp_path / "none.toml")
+
+    def answer(dialog: QWidget) -> bool:
+        assert isinstance(dialog, ScenarioChooser)
+        assert dialog.list.count() == len(shipped_scenarios())
+        dialog.reject()
+        return True
+
+    result, seen = _drive_open_training(settings, None, answer)
+    assert result == 0
+    assert seen == ["scenarioChooser"]
