@@ -39,6 +39,7 @@ TEXTS = (
     (40, "+13035550111", "OUT 3720 Mill, account 204518, and 14 ACEQUIA TRL too, ref 9988776655"),
     (50, LATE_LINKED, "please stop texting me ROSA"),
     (55, STRANGER, "out at sl-311207-1 5055550142 +1 (575) 555-0123"),
+    (58, STRANGER, "my neighbour hal whitlock at 88 Quail Run has no power either, m-77020"),
     (130, "+15055550142", "OUT after the range"),
 )  # fmt: skip
 ORIGINALS = (
@@ -94,10 +95,10 @@ def test_no_original_remains_in_the_recorded_scenario(db: DbUnderTest, tmp_path:
     dumped = dump_scenario(scenario)
     left = [original for original in ORIGINALS if word(original).search(dumped)]
     assert left == [], dumped
-    # Nothing outside the range, and the uninvolved customer is not exported.
+    # Nothing outside the range; the neighbour a text names joins the directory, replaced.
     assert "before the range" not in dumped
     assert "after the range" not in dumped
-    assert len(scenario.directory) == 4
+    assert len(scenario.directory) == 5
     path = tmp_path / "recorded.toml"
     path.write_text(dumped, encoding="utf-8")
     again = load_scenario(path)
@@ -108,19 +109,21 @@ def test_no_original_remains_in_the_recorded_scenario(db: DbUnderTest, tmp_path:
 def test_texts_and_timing_are_kept_and_replacements_are_consistent(db: DbUnderTest) -> None:
     scenario = record(db, seed(db))
     messages = scenario.messages
-    assert [m.offset for m in messages] == [5, 10, 20, 30, 40, 50, 55]
+    assert [m.offset for m in messages] == [5, 10, 20, 30, 40, 50, 55, 58]
     assert scenario.duration == 120
     assert scenario.key == "storm-of-test"
     senders = [m.sender for m in messages]
     assert all(re.fullmatch(r"\+1\d{3}55501\d{2}", s) for s in senders)
-    rosa, tomas, late, rosa_again, tomas_cell, late_again, stranger = senders
+    rosa, tomas, late, rosa_again, tomas_cell, late_again, stranger, stranger_again = senders
+    assert stranger == stranger_again
     assert rosa == rosa_again
     assert late == late_again
     assert len({rosa, tomas, late, tomas_cell, stranger}) == 5
     by_phone = {p: row for row in scenario.directory for p in row.phones}
     rosa_rows = [r for r in scenario.directory if r.account_number == by_phone[rosa].account_number]
     tomas_row = by_phone[tomas]
-    lucero = next(row for row in scenario.directory if not row.phones)
+    lucero = next(r for r in scenario.directory if r.account_number == messages[2].expect_account)
+    assert not lucero.phones
     assert by_phone[tomas_cell] == tomas_row
     assert tomas_row.life_support
     assert tomas_row.meter_id is None
@@ -158,6 +161,12 @@ def test_texts_and_timing_are_kept_and_replacements_are_consistent(db: DbUnderTe
     assert messages[6].body == (
         f"out at {tomas_row.service_location_id} {rosa[2:]} {spelled(tomas, '+1 ({}) {}-{}')}"
     )
+    # A customer named in a text, though none of the numbers is theirs.
+    (neighbour,) = [r for r in scenario.directory if not r.phones and r != lucero]
+    assert messages[7].body == (
+        f"my neighbour {neighbour.customer_name} at {neighbour.service_address} has no power "
+        f"either, {neighbour.meter_id}"
+    )
 
 
 def test_numbers_linked_during_the_range_become_unlinked_senders_with_an_expected_account(
@@ -165,13 +174,14 @@ def test_numbers_linked_during_the_range_become_unlinked_senders_with_an_expecte
 ) -> None:
     scenario = record(db, seed(db))
     late = scenario.messages[2]
-    lucero = next(row for row in scenario.directory if not row.phones)
+    # The text names the customer's address: that is the account a trainee should find.
+    (lucero,) = [r for r in scenario.directory if r.service_address in late.body]
     assert late.sender not in {p for row in scenario.directory for p in row.phones}
     assert late.expect_account == lucero.account_number
     assert late.expect_location is None
     assert all(m.expect_account is None for i, m in enumerate(scenario.messages) if i not in (2, 5))
     assert [m.expect_opt_out for m in scenario.messages] == [
-        False, False, False, True, False, True, False,
+        False, False, False, True, False, True, False, False,
     ]  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from outagedesk.sim.directory import DirectoryRow, _area_pool
@@ -177,7 +177,12 @@ class _Anonymiser:
         f = self.fakes
 
         def make() -> str:
-            return f"{f.rng.randrange(1, 9900)} {f.word()} {f.rng.choice(_STREET_KINDS)}"
+            # No original number as the house number either: handing back the original makes
+            # _fresh, which refuses originals, draw again (a bounded number of times).
+            number = str(f.rng.randrange(1, 9900))
+            if number in f.originals:
+                return original
+            return f"{number} {f.word()} {f.rng.choice(_STREET_KINDS)}"
 
         fake = f.literal(original, make)
         # "OUT 3720 Mill" names the same place as "3720 Mill St": replace the short form too.
@@ -239,6 +244,7 @@ def _originals(
             national = re.sub(r"\D", "", written)[-10:]
             values.update({national, f"+1{national}"})
     for loc in locations:
+        values.update(re.findall(r"\d+", loc.service_address))
         values.update(
             v
             for v in (
@@ -252,6 +258,60 @@ def _originals(
             if v
         )
     return {v.lower() for v in values}
+
+
+_TOKEN = re.compile(r"[\w-]{3,64}")
+_NUMBER_AND_WORD = re.compile(r"(?<!\w)(\d{1,6})\s+([^\W\d_]{2,})")
+_WORD_PAIR = re.compile(r"(?=(?<![\w])([^\W\d_]{2,}\s+[^\W\d_]{2,}))")
+# Address patterns per query: each is a LIKE that no index serves.
+_LIKES_PER_QUERY = 100
+
+
+def _mentioned_accounts(session: Session, bodies: list[str]) -> set[str]:
+    """Accounts whose number, location or meter ID, customer name or address a text names.
+
+    A customer may write any account's details, not only their own: those accounts join the
+    recorded directory, so that their details are replaced like the others (and a trainee
+    can find them, as the dispatcher did).
+    """
+    tokens: set[str] = set()
+    streets: set[str] = set()
+    names: set[str] = set()
+    for body in bodies:
+        for token in _TOKEN.findall(body):
+            tokens.update({token, token.upper(), token.lower()})
+        for number, word in _NUMBER_AND_WORD.findall(body):
+            streets.add(f"{number} {word.lower()}")
+        names.update(" ".join(pair.lower().split()) for pair in _WORD_PAIR.findall(body))
+    found: set[str] = set()
+    ordered = sorted(tokens)
+    for column in (
+        ServiceLocation.account_number,
+        ServiceLocation.service_location_id,
+        ServiceLocation.meter_id,
+    ):
+        for chunk in chunked(ordered):
+            found.update(
+                session.scalars(select(ServiceLocation.account_number).where(column.in_(chunk)))
+            )
+    for chunk in chunked(sorted(names)):
+        found.update(
+            session.scalars(
+                select(ServiceLocation.account_number).where(
+                    func.lower(ServiceLocation.customer_name).in_(chunk)
+                )
+            )
+        )
+    address = func.lower(ServiceLocation.service_address)
+    for chunk in chunked(sorted(streets), _LIKES_PER_QUERY):
+        found.update(
+            session.scalars(
+                select(ServiceLocation.account_number).where(
+                    or_(*(address.like(f"{street}%") for street in chunk))
+                )
+            )
+        )
+    return found
 
 
 def _slug(title: str) -> str:
@@ -282,6 +342,7 @@ def record_scenario(
     phones = {m.phone for m in messages}
     links = _involved_links(session, phones, start)
     accounts = {link.account_number for found in links.values() for link in found}
+    accounts |= _mentioned_accounts(session, [m.body for m in messages])
     locations = sorted(
         (
             location
@@ -297,17 +358,18 @@ def record_scenario(
     fakes = _Fakes(random.Random(f"record-{seed}"), _originals(messages, locations))
     anonymiser = _Anonymiser(fakes)
     rows: list[DirectoryRow] = []
+    # (account, location or None for the whole account) -> the numbers linked there already.
+    linked_before: dict[tuple[str, str | None], set[str]] = {}
+    for phone, found in links.items():
+        for link in found:
+            if link.before_start:
+                target = (link.account_number, link.service_location_id)
+                linked_before.setdefault(target, set()).add(phone)
     for location in locations:
         row_phones = tuple(
             sorted(
-                phone
-                for phone, found in links.items()
-                if any(
-                    link.before_start
-                    and link.account_number == location.account_number
-                    and link.service_location_id in (None, location.service_location_id)
-                    for link in found
-                )
+                linked_before.get((location.account_number, None), set())
+                | linked_before.get((location.account_number, location.service_location_id), set())
             )
         )
         rows.append(anonymiser.location_row(location, row_phones))
