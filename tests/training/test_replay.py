@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -209,3 +210,40 @@ def test_close_stops_the_thread(scenario: Scenario, sim: Simulator, clock: FakeC
     clock.advance(100)
     replay.wake()
     assert sim.gateway.messages_added <= 1
+
+
+def test_any_sequence_of_controls_keeps_gateway_ids_unique(
+    replayer: Replayer, sim: Simulator, clock: FakeClock, scenario: Scenario
+) -> None:
+    rng = random.Random(42)
+    for _ in range(300):
+        action = rng.randrange(6)
+        if action == 0:
+            replayer.play()
+        elif action == 1:
+            replayer.pause()
+        elif action == 2:
+            replayer.set_speed(rng.choice([1, 2, 10, 60]))
+        elif action == 3:
+            replayer.seek(rng.uniform(-10, 120))
+        elif action == 4:
+            replayer.restart()
+        else:
+            clock.advance(rng.uniform(0, 3))
+            replayer.wake()
+    replayer.seek(scenario.duration)
+    wait_until(lambda: replayer.state().finished, 5, "the end", replayer.state)
+    messages = sim.gateway.messages
+    ids = [m["id"] for m in messages]
+    assert len(ids) == len(set(ids))
+    for message in messages:
+        key, run, index = message["id"].rsplit("-", 2)
+        assert key == "replay"
+        assert int(run) >= 1
+        assert message["body"] == scenario.messages[int(index)].body
+    # Within a run, texts go out in the scenario's order.
+    last: dict[str, int] = {}
+    for message in messages:
+        _, run, index = message["id"].rsplit("-", 2)
+        assert int(index) > last.get(run, -1)
+        last[run] = int(index)
