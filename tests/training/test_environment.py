@@ -42,17 +42,16 @@ PRODUCTION = Settings(
     db_url="postgresql+psycopg://dispatch@db.example.com/outagedesk",
 )
 
-# sys.addaudithook cannot be removed: one hook for the process, recording only when asked.
+# sys.addaudithook cannot be removed: one hook for the process (added by the first test that
+# needs it), recording only when asked.
 _CONNECTS: list[Any] = []
 _RECORDING = threading.Event()
+_HOOKED: list[bool] = []
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if _RECORDING.is_set() and event in ("socket.connect", "socket.getaddrinfo"):
         _CONNECTS.append((event, args[1] if event == "socket.connect" else args[0]))
-
-
-sys.addaudithook(_audit)
 
 
 @pytest.fixture
@@ -194,6 +193,9 @@ def _is_loopback(address: Any) -> bool:
 
 
 def test_a_training_session_never_leaves_this_computer(tmp_path: Path, no_keyring: None) -> None:
+    if not _HOOKED:
+        sys.addaudithook(_audit)
+        _HOOKED.append(True)
     _CONNECTS.clear()
     _RECORDING.set()
     try:
