@@ -62,6 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="open the console on the built-in simulator with a throw-away database",
     )
+    parser.add_argument(
+        "--training",
+        action="store_true",
+        help="training mode: replay a scenario on the simulator, on a training database "
+        "(never reads the keyring or token variables)",
+    )
+    parser.add_argument(
+        "--scenario",
+        dest="training_scenario",
+        metavar="NAME|FILE",
+        help="with --training: a shipped scenario (e.g. afternoon-thunderstorm) or a .toml file",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Scripts must not depend on abbreviations that a later flag could make ambiguous.
     sub_kwargs: dict[str, Any] = {"allow_abbrev": False}
@@ -148,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(templates, top=False)
 
+    scenario = sub.add_parser(
+        "scenario", help="list, check or record training scenarios", **sub_kwargs
+    )
+    _common(scenario, top=False)
+    from outagedesk.training import commands as training_commands
+
+    training_commands.add_arguments(scenario, common=lambda p: _common(p, top=False))
+
     sim = sub.add_parser("sim", help="run the simulator gateway and OMS on loopback", **sub_kwargs)
     from outagedesk.sim import cli as sim_cli
 
@@ -163,7 +183,15 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.training_scenario is not None and not args.training:
+        parser.error("--scenario needs --training")
+    if args.training and (args.command is not None or args.demo):
+        parser.error("--training opens the window: give it no command and no --demo")
     try:
+        if args.training:
+            from outagedesk.ui.app import run_training
+
+            return run_training(args)
         if args.command == "sim":
             from outagedesk.sim import cli as sim_cli
 
@@ -183,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from outagedesk.ops.links_commands import run_links
 
             return run_links(settings, args)
+        if args.command == "scenario":
+            from outagedesk.training import commands as training_commands
+
+            return training_commands.run(settings, args)
         if args.command in OPS_COMMANDS:
             from outagedesk.ops import commands as ops_commands
 

@@ -1,10 +1,14 @@
-"""``outagedesk`` / ``outagedesk --demo``: the QApplication, the qasync loop, the window.
+"""``outagedesk`` / ``--demo`` / ``--training``: the QApplication, the qasync loop, the window.
 
-Start-up is a coroutine on the qasync loop: the first-run dialog is awaited (``open()`` and its
-``finished`` signal, never ``exec()``), blocking work (migrations, starting the simulator,
-checking a password) runs on a worker thread, someone signs in (the demo signs in by itself),
-then the window is shown and the coroutine waits for it to close. Any exception that escapes
-a slot, a thread or a task is logged and shown in a dialog.
+Start-up is a coroutine on the qasync loop: the first-run dialog and the scenario chooser are
+awaited (``open()`` and their ``finished`` signal, never ``exec()``), blocking work (migrations,
+starting the simulator, checking a password) runs on a worker thread, someone signs in (the
+demo and training sign in by themselves), then the window is shown and the coroutine waits for
+it to close. Any exception that escapes a slot, a thread or a task is logged and shown in a
+dialog.
+
+Training settings are loaded without the keyring and without the token variables: production
+credentials never reach a training process, whatever the machine has stored.
 """
 
 from __future__ import annotations
@@ -30,15 +34,22 @@ from outagedesk.config import Settings, SettingsError
 from outagedesk.logs import setup_logging
 from outagedesk.ops.base import Actor
 from outagedesk.runtime import engine_config
+from outagedesk.training.environment import TrainingError, load_training_settings
+from outagedesk.training.scenario import ScenarioError, shipped_scenarios
 from outagedesk.ui import theme
-from outagedesk.ui.backend import Backend, open_backend, start_demo
+from outagedesk.ui.backend import Backend, open_backend, start_demo, start_training
 from outagedesk.ui.dialogs import SettingsDialog, dialog_result, keyring_problem, save_first_run
 from outagedesk.ui.main_window import MainWindow
-from outagedesk.ui.sign_in import demo_actor, sign_in_at_start
+from outagedesk.ui.sign_in import demo_actor, sign_in_at_start, trainee_actor
+from outagedesk.ui.training_chooser import ScenarioChooser, scenario_summaries
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "window-state.ini"
+TRAINING_STATE_FILE = "training-window-state.ini"
+TRAINING_LOG_DIR = "training-logs"
+# Each refused scenario file sends the trainer back to the chooser; a cap keeps that bounded.
+MAX_SCENARIO_CHOICES = 20
 
 
 SWITCH_INTERVAL = 0.002
@@ -212,12 +223,74 @@ async def _ensure_configured(settings: Settings, pool: ThreadPoolExecutor) -> Se
     return chosen
 
 
-async def _main(settings: Settings, demo: bool, session: _Session) -> int:
+def resolve_scenario(name: str) -> Path:
+    """``--scenario``: a shipped scenario's name (its file name without .toml) or a file."""
+    path = Path(name).expanduser()
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise TrainingError(f"--scenario: no scenario file {path}")
+        return path
+    shipped = {p.stem: p for p in shipped_scenarios()}
+    if name in shipped:
+        return shipped[name]
+    raise TrainingError(
+        f"--scenario: no shipped scenario {name!r} (choose from {', '.join(sorted(shipped))}, "
+        "or give a .toml file)"
+    )
+
+
+async def _open_training(
+    settings: Settings, scenario: Path | None, pool: ThreadPoolExecutor
+) -> Backend | int:
+    """The training backend, or an exit code: 0 when the trainer cancelled, 2 on an error."""
+    loop = asyncio.get_running_loop()
+    for _ in range(MAX_SCENARIO_CHOICES):
+        path = scenario
+        if path is None:
+            summaries = await loop.run_in_executor(pool, scenario_summaries)
+            chooser = ScenarioChooser(summaries)
+            code = await dialog_result(chooser)
+            path = chooser.chosen if code == QDialog.DialogCode.Accepted else None
+            chooser.deleteLater()
+            if path is None:
+                return 0
+        splash = _splash("Starting training mode…")
+        try:
+            return await loop.run_in_executor(pool, start_training, settings, path)
+        except ScenarioError as exc:
+            problem = str(exc)
+        except SettingsError as exc:
+            await _message(QMessageBox.Icon.Critical, "Training cannot start", str(exc))
+            return 2
+        finally:
+            splash.close()
+            splash.deleteLater()
+        await _message(QMessageBox.Icon.Warning, "This scenario cannot be used", problem)
+        if scenario is not None:
+            return 2
+    return 2
+
+
+async def _main(
+    settings: Settings,
+    demo: bool,
+    session: _Session,
+    *,
+    training: bool = False,
+    scenario: Path | None = None,
+) -> int:
     loop = asyncio.get_running_loop()
     pool = ThreadPoolExecutor(1, thread_name_prefix="outagedesk-start")
+    state_file = STATE_FILE
     try:
         backend: Backend
-        if demo:
+        if training:
+            opened = await _open_training(settings, scenario, pool)
+            if isinstance(opened, int):
+                return opened
+            backend = opened
+            state_file = TRAINING_STATE_FILE
+        elif demo:
             splash = _splash("Starting the OutageDesk demo…")
             try:
                 backend = await loop.run_in_executor(pool, start_demo, settings)
@@ -239,7 +312,9 @@ async def _main(settings: Settings, demo: bool, session: _Session) -> int:
         actor: Actor | None
         try:
             desk = backend.settings.desk
-            if demo:
+            if training:
+                actor = await loop.run_in_executor(pool, trainee_actor, backend.db, desk)
+            elif demo:
                 actor = await loop.run_in_executor(pool, demo_actor, backend.db, desk)
             else:
                 log.info("waiting for someone to sign in")
@@ -260,7 +335,7 @@ async def _main(settings: Settings, demo: bool, session: _Session) -> int:
 
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        window = MainWindow(backend, state_file=settings.data_dir / STATE_FILE, actor=actor)
+        window = MainWindow(backend, state_file=settings.data_dir / state_file, actor=actor)
     except BaseException:
         # No window to close: stop what was started (off the GUI thread) and give up.
         await loop.run_in_executor(None, backend.stop)
@@ -274,7 +349,10 @@ async def _main(settings: Settings, demo: bool, session: _Session) -> int:
 
     window.shutdownFinished.connect(finished)
     window.show()
-    log.info("window open%s", " (demo)" if backend.demo else "")
+    log.info(
+        "window open%s",
+        " (training)" if backend.training is not None else " (demo)" if backend.demo else "",
+    )
     # Once now, once more when the engine has loaded what it loads lazily.
     freeze_heap()
     loop.call_later(15, freeze_heap)
@@ -285,9 +363,26 @@ async def _main(settings: Settings, demo: bool, session: _Session) -> int:
     return 0
 
 
-def run_gui(settings: Settings, args: argparse.Namespace) -> int:
+def run_training(args: argparse.Namespace) -> int:
+    """``outagedesk --training [--scenario NAME|FILE]`` (the command line checked the flags)."""
+    flags = {k: v for k, v in vars(args).items() if v is not None}
+    settings = load_training_settings(flags)
+    name = getattr(args, "training_scenario", None)
+    scenario = resolve_scenario(name) if name else None
+    return run_gui(settings, args, training=True, scenario=scenario)
+
+
+def run_gui(
+    settings: Settings,
+    args: argparse.Namespace,
+    *,
+    training: bool = False,
+    scenario: Path | None = None,
+) -> int:
     demo = bool(getattr(args, "demo", False))
-    log_path = setup_logging(settings.log_dir, settings.log_level)
+    # Training writes a log of its own: a production window may be running next to it.
+    log_dir = settings.data_dir / TRAINING_LOG_DIR if training else settings.log_dir
+    log_path = setup_logging(log_dir, settings.log_level)
     import qasync
 
     existing = QApplication.instance()
@@ -314,7 +409,11 @@ def run_gui(settings: Settings, args: argparse.Namespace) -> int:
     asyncio.set_event_loop(loop)
     loop.set_exception_handler(reporter.loop_handler)
     try:
-        code = int(loop.run_until_complete(_main(settings, demo, session)))
+        code = int(
+            loop.run_until_complete(
+                _main(settings, demo, session, training=training, scenario=scenario)
+            )
+        )
     except SettingsError:
         raise
     finally:

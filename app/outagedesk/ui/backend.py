@@ -1,4 +1,5 @@
-"""What the window runs on: the database, the engine thread and, in the demo, the simulator.
+"""What the window runs on: the database, the engine thread and, in the demo and in training,
+the simulator.
 
 Everything here blocks (migrations, starting servers, joining threads), so the window calls it
 from a worker thread, never from the GUI thread.
@@ -14,9 +15,10 @@ import sys
 import tempfile
 import threading
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from outagedesk.config import Settings
 from outagedesk.engine.core import OutageEngine
@@ -25,6 +27,8 @@ from outagedesk.runtime import Database, engine_config, open_database
 
 if TYPE_CHECKING:
     from outagedesk.sim import Simulator
+    from outagedesk.training.environment import TrainingRig
+    from outagedesk.training.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +47,11 @@ class Backend:
     sim: Simulator | None = None
     scratch_dir: Path | None = None
     traffic_rate: float = 0.0
+    training: TrainingRig | None = None
 
     @property
     def demo(self) -> bool:
-        return self.sim is not None
+        return self.sim is not None and self.training is None
 
     def start(self) -> None:
         """Start the engine thread and, in the demo, the traffic (returns at once)."""
@@ -58,6 +63,9 @@ class Backend:
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the engine (it finishes its transaction), the simulator, the database."""
         ok = True
+        if self.training is not None:
+            # No text may arrive while the engine finishes.
+            self.training.replayer.close()
         if self.sim is not None:
             self.sim.traffic.stop()
         if self.thread is not None:
@@ -66,9 +74,12 @@ class Backend:
                 log.error("the engine did not stop within %.0f s; threads:\n%s", timeout, _stacks())
         elif self.engine is not None:
             self.engine.stop()
-        if self.sim is not None:
-            self.sim.stop()
-        self.db.close()
+        if self.training is not None:
+            self.training.close()  # the simulator and the database; the session file stays
+        else:
+            if self.sim is not None:
+                self.sim.stop()
+            self.db.close()
         if self.scratch_dir is not None:
             shutil.rmtree(self.scratch_dir, ignore_errors=True)
         return ok
@@ -134,3 +145,38 @@ def start_demo(
         raise
     log.info("demo: simulator at %s and %s, database in %s", sim.gateway_url, sim.oms_url, scratch)
     return Backend(demo_settings, db, engine, EngineThread(engine), sim, scratch, traffic_rate=rate)
+
+
+def start_training(
+    settings: Settings,
+    scenario: Path | Scenario,
+    *,
+    data_dir: Path | None = None,
+    config_overrides: Mapping[str, Any] | None = None,
+) -> Backend:
+    """Training mode: the simulator, a training database of its own, the scenario loaded.
+
+    ``settings`` must already be training settings (no token, no production URL): the rig
+    refuses anything but loopback. ``config_overrides`` tunes the engine (tests use it).
+    """
+    from outagedesk.training.environment import open_training
+    from outagedesk.training.scenario import load_scenario
+
+    loaded = load_scenario(scenario) if isinstance(scenario, Path) else scenario
+    rig = open_training(settings, loaded, data_dir=data_dir)
+    try:
+        config = rig.engine_config
+        if config_overrides:
+            config = dataclasses.replace(config, **config_overrides)
+        engine = OutageEngine(config, rig.db.sessions)
+    except BaseException:
+        rig.close()
+        raise
+    log.info(
+        "training: scenario %s, simulator at %s and %s, database %s",
+        loaded.key,
+        rig.sim.gateway_url,
+        rig.sim.oms_url,
+        rig.db_path,
+    )
+    return Backend(rig.settings, rig.db, engine, EngineThread(engine), rig.sim, training=rig)

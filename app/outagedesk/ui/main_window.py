@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 
 from outagedesk import __version__
 from outagedesk.engine.events import LinkState
-from outagedesk.ops.base import Actor, Permission, Role
+from outagedesk.ops.base import Actor, Permission, PermissionDenied, Role
 from outagedesk.ops.people import change_password, needs_role_text, sign_in
 from outagedesk.store import feed
 from outagedesk.store.feed import FeedCounts, FeedFilter, FeedQuery
@@ -95,6 +95,7 @@ from outagedesk.ui.sign_in import (
     LockOverlay,
 )
 from outagedesk.ui.status import ConnectionBanner, RateMeter, StatusIndicator, banner_problem
+from outagedesk.ui.training_mode import TRAINEE, TRAINING_TITLE, TrainingMode, launch_training
 from outagedesk.ui.worker import DbWorker
 
 log = logging.getLogger(__name__)
@@ -137,11 +138,17 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.backend = backend
         # Who acts from this window: every operation checks this person's role. ui/app.py
-        # always passes whoever signed in; the default (an administrator named after the
-        # login, so that every screen can be driven) serves tests.
+        # always passes whoever signed in (training: the built-in trainee); the default (an
+        # administrator named after the login, so that every screen can be driven) serves tests.
+        if actor is None and backend.training is not None:
+            actor = Actor(TRAINEE, backend.settings.desk, Role.TRAINER)
         self.actor: Actor = actor or actor_for(backend.settings.desk, Role.ADMIN)
+        self.training: TrainingMode | None = None
         self.setObjectName("mainWindow")
-        self.setWindowTitle("OutageDesk — demo" if backend.demo else "OutageDesk")
+        if backend.training is not None:
+            self.setWindowTitle(TRAINING_TITLE)
+        else:
+            self.setWindowTitle("OutageDesk — demo" if backend.demo else "OutageDesk")
         self.setWindowIcon(theme.icon("outagedesk"))
         self.state = QSettings(str(state_file), QSettings.Format.IniFormat)
         self.stopping = False
@@ -183,6 +190,8 @@ class MainWindow(QMainWindow):
         self._build_sign_in()
         self._connect()
         self.set_actor(self.actor)
+        if backend.training is not None:
+            self.training = TrainingMode(self, backend.training)
 
         self._restore_state()
         self._status_timer.start()
@@ -386,16 +395,24 @@ class MainWindow(QMainWindow):
             permission=Permission.MANAGE_SETTINGS,
         )  # fmt: skip
         file_menu.addSeparator()
-        self._action(
-            file_menu, "Loc&k desk", self.lock_desk, ("Ctrl+Alt+L",), name="actionLockDesk"
-        )
-        self._action(
-            file_menu, "S&witch user…", self.switch_user, ("Ctrl+Alt+U",), name="actionSwitchUser"
-        )
-        self._action(
-            file_menu, "Change my &password…", self.change_password,
-            name="actionChangePassword",
+        person_actions = (
+            self._action(
+                file_menu, "Loc&k desk", self.lock_desk, ("Ctrl+Alt+L",), name="actionLockDesk"
+            ),
+            self._action(
+                file_menu, "S&witch user…", self.switch_user, ("Ctrl+Alt+U",),
+                name="actionSwitchUser",
+            ),
+            self._action(
+                file_menu, "Change my &password…", self.change_password,
+                name="actionChangePassword",
+            ),
         )  # fmt: skip
+        if self.backend.training is not None:
+            # Training has one built-in trainee and nobody to switch to.
+            for action in person_actions:
+                action.setVisible(False)
+                action.setEnabled(False)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, ("Ctrl+Q",), name="actionQuit")
 
@@ -515,7 +532,17 @@ class MainWindow(QMainWindow):
         self._review_timer.start()
         QTimer.singleShot(0, self, self._load_review_count)
 
-        if self.backend.sim is not None:
+        self.training_menu = menus.addMenu("&Training")
+        self.training_menu.setToolTipsVisible(True)
+        if self.backend.training is None:
+            self.start_training_action = self._action(
+                self.training_menu, "Start &training mode…", self.start_training,
+                ("Ctrl+Shift+T",), name="actionStartTraining",
+            )  # fmt: skip
+            self.training_menu.aboutToShow.connect(self.update_training_action)
+            self.update_training_action()
+
+        if self.backend.demo:
             demo = menus.addMenu("&Demo")
             self._action(
                 demo, "&Gateway offline", self._demo_gateway_down, ("Ctrl+Alt+G",),
@@ -595,6 +622,8 @@ class MainWindow(QMainWindow):
             allowed = actor.may(permission)
             action.setEnabled(allowed and self.lock_overlay is None)
             action.setToolTip("" if allowed else needs_role_text(permission))
+        if self.backend.training is None:
+            self.update_training_action()
         self._load_review_count()
 
     def lock_desk(self) -> None:
@@ -605,7 +634,7 @@ class MainWindow(QMainWindow):
         self._lock(switching=True)
 
     def _lock(self, *, switching: bool) -> None:
-        if self.lock_overlay is not None or self.stopping:
+        if self.lock_overlay is not None or self.stopping or self.backend.training is not None:
             return
         self._close_screens()
         hint = (
@@ -1311,6 +1340,30 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
+    # -- training ----------------------------------------------------------------------------
+    def update_training_action(self) -> None:
+        """Enabled only for people who may run training (the launcher checks again)."""
+        allowed = self.actor.may(Permission.RUN_TRAINING)
+        self.start_training_action.setEnabled(allowed)
+        self.start_training_action.setToolTip(
+            "Open training mode in a window of its own, on a training database"
+            if allowed
+            else "Only trainers and administrators may start training mode"
+        )
+
+    def start_training(self) -> None:
+        try:
+            started = launch_training(self.actor, self.backend.settings)
+        except PermissionDenied as exc:
+            self._show_error(str(exc))
+            return
+        self.statusBar().showMessage(
+            "Training mode is starting in a window of its own."
+            if started
+            else "Training mode could not be started: see the log.",
+            10000,
+        )
+
     # -- demo controls -----------------------------------------------------------------------
     def _demo_gateway_down(self, down: bool) -> None:
         if self.backend.sim is not None:
@@ -1352,6 +1405,8 @@ class MainWindow(QMainWindow):
         central = self.centralWidget()
         if central is not None:
             central.setEnabled(False)
+        if self.training is not None:
+            self.training.stop()
         for timer in (
             self._status_timer,
             self._counts_timer,

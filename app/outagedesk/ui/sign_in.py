@@ -308,6 +308,14 @@ def demo_actor(db: Database, desk: str) -> Actor:
         return ensure_builtin_person(session, DEMO_PERSON, Role.ADMIN, desk, DEMO_PASSWORD)
 
 
+def trainee_actor(db: Database, desk: str) -> Actor:
+    """Training's built-in trainee, created in the training database (blocking: a worker)."""
+    from outagedesk.ui.training_mode import TRAINEE
+
+    with db.sessions() as session:
+        return ensure_builtin_person(session, TRAINEE, Role.TRAINER, desk)
+
+
 async def sign_in_at_start(
     db: Database,
     desk: str,

@@ -1,0 +1,1 @@
+"""Training mode: scenarios replayed on the simulator, recorded from history, debriefed."""
