@@ -303,15 +303,19 @@ def test_the_window_opens_it_from_the_supervisor_menu(qtbot: QtBot, window: Main
     assert all(QKeySequence("Ctrl+Shift+A") not in a.shortcuts() for a in others)
     assert "&Supervisor" in [a.text() for a in window.menuBar().actions()]
 
-    # The window acts as a dispatcher here: the screen opens and says no.
-    action.trigger()
+    # A dispatcher finds the item disabled; opened anyway, the screen says no.
+    window.set_actor(DISPATCHER)
+    assert not action.isEnabled()
+    assert "supervisor" in action.toolTip()
+    window.show_audit_screen()
     screen = window.audit_screen
     qtbot.waitUntil(lambda: screen.refused is not None, timeout=WAIT)
     assert "may not read the audit trail" in screen.refusal.text()
     screen.close()
 
-    window.actor = Actor(window.actor.name, window.actor.desk, Role.SUPERVISOR)
-    window.show_audit_screen()
+    window.set_actor(SUPERVISOR)
+    assert action.isEnabled()
+    action.trigger()
     screen = window.audit_screen
     assert screen.objectName() == "auditScreen"
     assert not screen.isModal()

@@ -139,6 +139,7 @@ def test_supervisor_menu_toolbar_and_review_count(
 ) -> None:
     window = farm_window
     # A dispatcher has the menu (the screen reads) but no review toolbar.
+    window.set_actor(DISPATCHER)
     qtbot.waitUntil(window.supervisor_bar.isHidden, timeout=WAIT)
     mappings = window.findChild(QAction, "actionMappings")
     assert mappings is not None
@@ -149,8 +150,7 @@ def test_supervisor_menu_toolbar_and_review_count(
         for phone in ("+15055550170", "+15055550171"):
             link_phone(s, DISPATCHER, phone, "9001", None, resend=False)
 
-    window.actor = SUPERVISOR
-    window._load_review_count()
+    window.set_actor(SUPERVISOR)
     qtbot.waitUntil(lambda: window.review_button.text() == "Review: 2", timeout=WAIT)
     assert not window.supervisor_bar.isHidden()
     assert window.supervisor_bar.objectName() == "supervisorToolbar"
@@ -175,7 +175,6 @@ def test_supervisor_menu_toolbar_and_review_count(
     assert screen.file_dialog.isVisible()
     screen.file_dialog.reject()
 
-    # Signed in as a dispatcher again: the toolbar goes at the next refresh.
-    window.actor = DISPATCHER
-    window._load_review_count()
+    # Signed in as a dispatcher again: the toolbar goes.
+    window.set_actor(DISPATCHER)
     assert window.supervisor_bar.isHidden()
