@@ -143,14 +143,16 @@ def test_export_then_import_changes_nothing(db: DbUnderTest) -> None:
     load(db)
     out = io.StringIO()
     with db.sessions() as s:
-        assert export_links_csv(s, MappingQuery(), out) == 4
+        assert export_links_csv(s, SUPERVISOR, MappingQuery(), out) == 4
         plan = plan_corrections(s, io.StringIO(out.getvalue()))
     assert plan.counts == {Outcome.UNCHANGED: 4}
     assert (plan.removals, plan.additions) == ([], [])
     only = io.StringIO()
     with db.sessions() as s:
-        assert export_links_csv(s, MappingQuery(source="dispatcher"), only) == 1
+        assert export_links_csv(s, SUPERVISOR, MappingQuery(source="dispatcher"), only) == 1
     assert only.getvalue().splitlines()[1].startswith(f"{LINKED},A-100,SL-100-2,add,Ana Baca,")
+    with db.sessions() as s, pytest.raises(PermissionDenied, match="may not import and correct"):
+        export_links_csv(s, DISPATCHER, MappingQuery(), io.StringIO())
 
 
 @pytest.mark.parametrize(

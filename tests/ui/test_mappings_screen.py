@@ -401,7 +401,11 @@ def test_unreadable_file_is_refused_with_a_message(
 
 
 def test_dispatcher_is_refused_with_a_clear_message(
-    qtbot: QtBot, seeded: DbUnderTest, desk: Desk, open_screen: Callable[..., MappingsScreen]
+    qtbot: QtBot,
+    tmp_path: Path,
+    seeded: DbUnderTest,
+    desk: Desk,
+    open_screen: Callable[..., MappingsScreen],
 ) -> None:
     desk.actor = DISPATCHER
     screen = open_screen()
@@ -413,7 +417,7 @@ def test_dispatcher_is_refused_with_a_clear_message(
         move.toolTip()
     )
     assert not button(screen, "mappingsImportButton").isEnabled()
-    assert button(screen, "mappingsExportButton").isEnabled()
+    assert not button(screen, "mappingsExportButton").isEnabled()
     before = links_in(seeded)
     select_link(screen.table, "(505) 555-0190")
     link = screen.current_link()
@@ -435,6 +439,11 @@ def test_dispatcher_is_refused_with_a_clear_message(
     screen.approve_selected()
     qtbot.waitUntil(lambda: len(refusals) == 3, timeout=WAIT)
     assert "may not review dispatchers' links" in refusals[-1]
+    out = tmp_path / "links.csv"
+    screen.export_to(out)
+    qtbot.waitUntil(lambda: len(refusals) == 4, timeout=WAIT)
+    assert "may not import and correct links" in refusals[-1]
+    assert not out.exists()
     assert links_in(seeded) == before
 
 

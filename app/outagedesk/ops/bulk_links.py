@@ -448,9 +448,12 @@ def apply_corrections(
     return CorrectionResult(len(plan.additions), len(plan.removals), bad)
 
 
-def export_links_csv(session: Session, query: MappingQuery, out: TextIO) -> int:
+def export_links_csv(session: Session, actor: Actor, query: MappingQuery, out: TextIO) -> int:
     """Write the links the query selects, in its order, as CSV; returns how many. The file
-    can be imported again as it is (every row's action is ``add``: nothing would change)."""
+    can be imported again as it is (every row's action is ``add``: nothing would change).
+
+    Every customer's phone in one file: only people who may correct links take it away."""
+    require(actor, Permission.IMPORT_LINKS)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     written = 0

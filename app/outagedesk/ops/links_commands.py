@@ -66,15 +66,14 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         region=settings.region,
     )
 
-    # Every customer's phone in one file: only people who may correct links take it away.
     def work(session: Session, actor: Actor) -> int:
-        require(actor, Permission.IMPORT_LINKS)
+        require(actor, Permission.IMPORT_LINKS)  # before the file is created
         try:
             if args.file == "-":
-                rows = export_links_csv(session, query, sys.stdout)
+                rows = export_links_csv(session, actor, query, sys.stdout)
             else:
                 with open(args.file, "w", encoding="utf-8", newline="") as out:
-                    rows = export_links_csv(session, query, out)
+                    rows = export_links_csv(session, actor, query, out)
         except OSError as exc:
             raise SettingsError(f"cannot write {args.file}: {exc.strerror}") from exc
         print(f"{rows:,} link(s) exported", file=sys.stderr)

@@ -46,7 +46,14 @@ from PySide6.QtWidgets import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from outagedesk.domain.phones import format_phone
-from outagedesk.ops.base import ROLE_PERMISSIONS, Actor, OperationError, Permission, Role
+from outagedesk.ops.base import (
+    ROLE_PERMISSIONS,
+    Actor,
+    OperationError,
+    Permission,
+    Role,
+    require,
+)
 from outagedesk.ops.bulk_links import (
     CorrectionPlan,
     CorrectionResult,
@@ -206,9 +213,10 @@ def _load_conflicts(account_limit: int, session: Session) -> tuple[list[Conflict
     return conflicts, count_conflicts(session, account_limit)
 
 
-def _write_export(path: Path, query: MappingQuery, session: Session) -> int:
+def _write_export(actor: Actor, path: Path, query: MappingQuery, session: Session) -> int:
+    require(actor, Permission.IMPORT_LINKS)  # before the file is created
     with path.open("w", encoding="utf-8", newline="") as out:
-        return export_links_csv(session, query, out)
+        return export_links_csv(session, actor, query, out)
 
 
 class MappingsScreen(QDialog):
@@ -542,6 +550,7 @@ class MappingsScreen(QDialog):
             (self.correct_action, Permission.EDIT_LINKS),
             (self.approve_action, Permission.REVIEW_LINKS),
             (self.import_action, Permission.IMPORT_LINKS),
+            (self.export_action, Permission.IMPORT_LINKS),
         ):
             allowed = actor.may(permission)
             action.setEnabled(allowed)
@@ -999,7 +1008,7 @@ class MappingsScreen(QDialog):
         query = self.query
         self._set_busy("Exporting…")
         self.worker.submit(
-            partial(_write_export, path, query),
+            partial(_write_export, self.actor(), path, query),
             partial(self._on_exported, path),
             self._on_file_failed,
         )
