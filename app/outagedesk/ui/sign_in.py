@@ -62,6 +62,10 @@ def _error_label(parent: QWidget, name: str) -> QLabel:
     return label
 
 
+# Wide enough for a whole name and the password hint at every font scale.
+DIALOG_WIDTH = 420
+
+
 class SignInForm(QWidget):
     """Name, password, a clear error and a button; Enter in either field submits."""
 
@@ -136,6 +140,7 @@ class SignInDialog(QDialog):
         self.setObjectName("signInDialog")
         self.setWindowTitle("Sign in to OutageDesk")
         self.setAccessibleName("Sign in to OutageDesk")
+        self.setMinimumWidth(DIALOG_WIDTH)
         layout = QVBoxLayout(self)
         self.form = SignInForm(self)
         layout.addWidget(self.form)
@@ -160,6 +165,7 @@ class FirstAdminDialog(QDialog):
         self.setObjectName("firstAdminDialog")
         self.setWindowTitle("Create the first administrator")
         self.setAccessibleName("Create the first administrator")
+        self.setMinimumWidth(DIALOG_WIDTH)
         layout = QVBoxLayout(self)
         intro = QLabel(
             "Nobody has signed in to this database yet. Create the administrator who will "
