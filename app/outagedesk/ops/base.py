@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from outagedesk.store.models import AuditEntry, utcnow
+from outagedesk.store.audit_refs import refs_of
+from outagedesk.store.models import AuditEntry, AuditRef, utcnow
 
 
 class OperationError(Exception):
@@ -90,14 +91,18 @@ def audit(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
+    """Add the audit row of a change to the session (written at its next flush, with the
+    change, so in the same transaction), with the refs the Audit screen finds it by."""
+    subject = subject[:200]
     session.add(
         AuditEntry(
             at=utcnow(),
             actor=actor.name,
             desk=actor.desk,
             action=action,
-            subject=subject[:200],
+            subject=subject,
             before=before,
             after=after,
+            refs=[AuditRef(ref=ref) for ref in refs_of(subject, before, after)],
         )
     )

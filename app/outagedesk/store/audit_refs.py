@@ -1,0 +1,64 @@
+"""What an audit row is about, and writing audit rows in bulk together with it.
+
+The Audit screen finds a phone or an account in the subject of a row or as a whole string
+anywhere inside its before/after JSON (account 1003 never matches 10031). Searching the JSON
+text means reading every row; instead each row gets its refs, written with it in
+``audit_refs``: the subject and every string value inside before/after (dict keys are field
+names, not values, and are left out). A phone or an account filter is then one index range
+scan on ``(ref, audit_id)``. Every string is kept rather than the values under a list of
+known keys, so that a value an operation writes under a new key is still found.
+
+Every writer of audit rows goes through here: ``ops.base.audit()`` for the ORM, and
+:func:`insert_audit_rows` for Core bulk inserts (the directory import, tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from outagedesk.store.models import AuditEntry, AuditRef
+
+REF_LENGTH = 200
+"""Longer strings (free-text reasons, file paths) are no phone or account: not kept."""
+
+
+def refs_of(subject: str, before: object, after: object) -> list[str]:
+    """The distinct non-empty strings of at most ``REF_LENGTH`` characters among the subject
+    and the values (at any depth) of ``before`` and ``after``, in the order met."""
+    found: dict[str, None] = {}
+    pending: list[object] = [after, before, subject]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if 0 < len(value) <= REF_LENGTH:
+                found[value] = None
+        elif isinstance(value, Mapping):
+            pending.extend(reversed(list(value.values())))
+        elif isinstance(value, list | tuple):
+            pending.extend(reversed(value))
+    return list(found)
+
+
+def insert_audit_rows(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert audit rows (``AuditEntry`` column values) and their refs in the caller's
+    transaction; returns the new rows' ids, in the order of ``rows``."""
+    if not rows:
+        return []
+    inserted = conn.execute(
+        insert(AuditEntry).returning(AuditEntry.id, sort_by_parameter_order=True), list(rows)
+    )
+    ids = list(inserted.scalars())
+    refs = [
+        {"ref": ref, "audit_id": audit_id}
+        for audit_id, row in zip(ids, rows, strict=True)
+        for ref in refs_of(row.get("subject", ""), row.get("before"), row.get("after"))
+    ]
+    if refs:
+        conn.execute(insert(AuditRef), refs)
+    return ids
+
+
+__all__ = ["REF_LENGTH", "insert_audit_rows", "refs_of"]
