@@ -6,6 +6,7 @@ commands and any script meet the same rules; hiding a button is only a courtesy.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -90,9 +91,13 @@ def audit(
     subject: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    *,
+    about: Iterable[str] = (),
 ) -> None:
     """Add the audit row of a change to the session (written at its next flush, with the
-    change, so in the same transaction), with the refs the Audit screen finds it by."""
+    change, so in the same transaction), with the refs the Audit screen finds it by: the
+    subject, the strings inside before/after, and ``about`` (phones, accounts the change
+    touched that before/after do not list)."""
     subject = subject[:200]
     session.add(
         AuditEntry(
@@ -103,6 +108,6 @@ def audit(
             subject=subject,
             before=before,
             after=after,
-            refs=[AuditRef(ref=ref) for ref in refs_of(subject, before, after)],
+            refs=[AuditRef(ref=ref) for ref in refs_of(subject, before, after, about)],
         )
     )

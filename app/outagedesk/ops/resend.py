@@ -135,7 +135,9 @@ def resend_reports(
         after[report.report_id] = _snapshot(report)
         done.append(Resent(report.id, report.report_id, report.revision, report.resolved_level))
     subject = ", ".join(r.report_id for r in chosen)
-    audit(session, actor, "report_resend", subject, before, after)
+    # Found by the reports' phones too, which their snapshots do not hold.
+    about = [r.phone for r in chosen]
+    audit(session, actor, "report_resend", subject, before, after, about=about)
     if commit:
         session.commit()
     return done

@@ -14,7 +14,7 @@ Every writer of audit rows goes through here: ``ops.base.audit()`` for the ORM, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert
@@ -25,11 +25,12 @@ REF_LENGTH = 200
 """Longer strings (free-text reasons, file paths) are no phone or account: not kept."""
 
 
-def refs_of(subject: str, before: object, after: object) -> list[str]:
-    """The distinct non-empty strings of at most ``REF_LENGTH`` characters among the subject
-    and the values (at any depth) of ``before`` and ``after``, in the order met."""
+def refs_of(subject: str, before: object, after: object, about: Iterable[str] = ()) -> list[str]:
+    """The distinct non-empty strings of at most ``REF_LENGTH`` characters among the subject,
+    the values (at any depth) of ``before`` and ``after`` and ``about`` (what a row is about
+    but does not spell out, such as the links a file upload changed), in the order met."""
     found: dict[str, None] = {}
-    pending: list[object] = [after, before, subject]
+    pending: list[object] = [list(about), after, before, subject]
     while pending:
         value = pending.pop()
         if isinstance(value, str):
