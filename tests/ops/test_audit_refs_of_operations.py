@@ -21,6 +21,7 @@ OPTED = "+15055550132"
 UPLOADED = "+15055550133"
 UNLINKED_BY_FILE = "+15755550102"
 """Linked to A-200 / SL-200-1 by the directory; the uploaded file removes the link."""
+RESEND = "report_resend:r-1, r-2"
 
 
 def found(db: DbUnderTest, query: AuditQuery) -> list[str]:
@@ -35,11 +36,11 @@ def test_every_operation_is_found_by_its_phones_and_accounts(
     with db.sessions() as s:
         first = link_phone(s, DISPATCHER, NEW, "A-200", resend=False)
         link_phone(s, SUPERVISOR, NEW, "B-300", "SL-300-1", replace=[first.link_id], resend=False)
-        report = sent_report(s, LINKED, 1, None)
-        resend_reports(s, DISPATCHER, [report])  # r-1 now goes to A-100
+        reports = [sent_report(s, LINKED, n, None) for n in (1, 2)]
+        resend_reports(s, DISPATCHER, reports)  # r-1 and r-2 now go to A-100
         force_opt_out(s, SUPERVISOR, OPTED, None, "asked by phone")
         version = mapping_rows(s, [linked_id])[0].version
-        # The move re-sends r-1 (no ticket yet), now to B-300.
+        # The move re-sends both (no ticket yet), now to B-300.
         move_link(s, SUPERVISOR, linked_id, version, "B-300", "SL-300-1")
     upload = tmp_path / "fix.csv"
     upload.write_text(
@@ -53,11 +54,13 @@ def test_every_operation_is_found_by_its_phones_and_accounts(
 
     assert found(db, AuditQuery(phone=NEW)) == [f"link_move:{NEW}", f"link_add:{NEW}"]
     assert found(db, AuditQuery(phone=LINKED)) == [
-        "report_resend:r-1",
+        RESEND,
         f"link_move:{LINKED}",
-        "report_resend:r-1",
+        RESEND,
         f"link_add:{LINKED}",
     ]
+    # A re-send of two reports: each report ID is only a key inside before/after.
+    assert found(db, AuditQuery(account="r-2")) == [RESEND, RESEND]
     assert found(db, AuditQuery(phone=OPTED)) == [f"consent_force_opt_out:{OPTED}"]
     # The upload's row lists counts, not links: its refs name what it changed.
     assert found(db, AuditQuery(phone=UPLOADED)) == ["links_upload:fix.csv"]
@@ -70,13 +73,13 @@ def test_every_operation_is_found_by_its_phones_and_accounts(
         f"link_add:{NEW}",
     ]
     assert found(db, AuditQuery(account="A-100")) == [
-        "report_resend:r-1",  # its "before": the account the first re-send sent
+        RESEND,  # its "before": the account the first re-send sent
         f"link_move:{LINKED}",
-        "report_resend:r-1",
+        RESEND,
         f"link_add:{LINKED}",
     ]
     assert found(db, AuditQuery(account="B-300")) == [
-        "report_resend:r-1",
+        RESEND,
         f"link_move:{LINKED}",
         f"link_move:{NEW}",
     ]
