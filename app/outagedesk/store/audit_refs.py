@@ -17,12 +17,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, text
 
 from outagedesk.store.models import AuditEntry, AuditRef
 
 REF_LENGTH = 200
 """Longer strings (free-text reasons, file paths) are no phone or account: not kept."""
+
+
+_PG_INSERT_REFS = text(
+    "INSERT INTO audit_refs (ref, audit_id) "
+    "SELECT * FROM unnest(CAST(:refs AS varchar[]), CAST(:ids AS bigint[]))"
+)
 
 
 def refs_of(subject: str, before: object, after: object, about: Iterable[str] = ()) -> list[str]:
@@ -52,14 +58,27 @@ def insert_audit_rows(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> li
         insert(AuditEntry).returning(AuditEntry.id, sort_by_parameter_order=True), list(rows)
     )
     ids = list(inserted.scalars())
-    refs = [
-        {"ref": ref, "audit_id": audit_id}
-        for audit_id, row in zip(ids, rows, strict=True)
-        for ref in refs_of(row.get("subject", ""), row.get("before"), row.get("after"))
-    ]
-    if refs:
-        conn.execute(insert(AuditRef), refs)
+    _write_refs(
+        conn,
+        [
+            (ref, audit_id)
+            for audit_id, row in zip(ids, rows, strict=True)
+            for ref in refs_of(row.get("subject", ""), row.get("before"), row.get("after"))
+        ],
+    )
     return ids
+
+
+def _write_refs(conn: Connection, refs: Sequence[tuple[str, int]]) -> None:
+    """Insert ``(ref, audit_id)`` pairs of rows written in the same transaction."""
+    if not refs:
+        return
+    if conn.dialect.name == "postgresql":
+        # One statement for the lot: an executemany sends (and checks) a row at a time.
+        found, ids = zip(*refs, strict=True)
+        conn.execute(_PG_INSERT_REFS, {"refs": list(found), "ids": list(ids)})
+    else:
+        conn.execute(insert(AuditRef), [{"ref": ref, "audit_id": i} for ref, i in refs])
 
 
 __all__ = ["REF_LENGTH", "insert_audit_rows", "refs_of"]

@@ -42,6 +42,14 @@ _PG_GUARD = """
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
 """
 
+_PG_INSERT = sa.text(
+    "INSERT INTO audit_refs (ref, audit_id) "
+    "SELECT * FROM unnest(CAST(:refs AS varchar[]), CAST(:ids AS bigint[]))"
+)
+
+_PK = "pk_audit_refs"
+_FK = "fk_audit_refs_audit_id_audit_log"
+_audit_refs = sa.table("audit_refs", sa.column("ref", sa.String()), sa.column("audit_id", _ID))
 _audit_log = sa.table(
     "audit_log",
     sa.column("id", _ID),
@@ -66,7 +74,7 @@ def _refs(subject: object, before: object, after: object) -> list[str]:
     return list(found)
 
 
-def _backfill(conn: sa.Connection, refs: sa.Table) -> None:
+def _backfill(conn: sa.Connection) -> None:
     last = 0
     while True:
         rows = conn.execute(
@@ -78,43 +86,63 @@ def _backfill(conn: sa.Connection, refs: sa.Table) -> None:
         if not rows:
             return
         values = [
-            {"ref": ref, "audit_id": row.id}
-            for row in rows
-            for ref in _refs(row.subject, row.before, row.after)
+            (ref, row.id) for row in rows for ref in _refs(row.subject, row.before, row.after)
         ]
-        if values:
-            conn.execute(sa.insert(refs), values)
         last = rows[-1].id
+        if not values:
+            continue
+        if conn.dialect.name == "postgresql":
+            # One statement a batch: an executemany would send (and check) a row at a time.
+            found, ids = zip(*values, strict=True)
+            conn.execute(_PG_INSERT, {"refs": list(found), "ids": list(ids)})
+        else:
+            conn.execute(sa.insert(_audit_refs), [{"ref": ref, "audit_id": i} for ref, i in values])
 
 
-def upgrade() -> None:
-    refs = op.create_table(
-        "audit_refs",
+def _columns() -> tuple[sa.Column[str], sa.Column[int]]:
+    return (
         sa.Column("ref", sa.String(_REF_LENGTH), nullable=False),
         sa.Column("audit_id", _ID, autoincrement=False, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["audit_id"], ["audit_log.id"], name=op.f("fk_audit_refs_audit_id_audit_log")
-        ),
-        sa.PrimaryKeyConstraint("ref", "audit_id", name=op.f("pk_audit_refs")),
+    )
+
+
+def _upgrade_postgres(conn: sa.Connection) -> None:
+    # The keys come after the fill: one sorted index build and one validating join, where
+    # keys from the start would cost an index insert and a foreign-key look-up per ref.
+    op.create_table("audit_refs", *_columns())
+    _backfill(conn)
+    op.create_primary_key(_PK, "audit_refs", ["ref", "audit_id"])
+    op.create_foreign_key(_FK, "audit_refs", "audit_log", ["audit_id"], ["id"])
+    op.execute(_PG_GUARD)
+    # Fresh statistics: the planner would otherwise take the new table for empty.
+    op.execute("ANALYZE audit_refs")
+
+
+def _upgrade_sqlite(conn: sa.Connection) -> None:
+    # Without rowid the primary key is the table: it has to be there from the start.
+    op.create_table(
+        "audit_refs",
+        *_columns(),
+        sa.ForeignKeyConstraint(["audit_id"], ["audit_log.id"], name=_FK),
+        sa.PrimaryKeyConstraint("ref", "audit_id", name=_PK),
         sqlite_with_rowid=False,
     )
-    assert refs is not None
-    conn = op.get_bind()
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        _backfill(conn, refs)
-        op.execute(_PG_GUARD)
-        # Fresh statistics: the planner would otherwise take the new table for empty.
-        op.execute("ANALYZE audit_refs")
-        return
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
     conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
     try:
-        _backfill(conn, refs)
+        _backfill(conn)
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache or -2000)}")
     for statement in _SQLITE_GUARDS:
         op.execute(statement)
+
+
+def upgrade() -> None:
+    conn = op.get_bind()
+    if conn.dialect.name == "postgresql":
+        _upgrade_postgres(conn)
+    else:
+        _upgrade_sqlite(conn)
 
 
 def downgrade() -> None:
