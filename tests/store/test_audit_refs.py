@@ -13,6 +13,7 @@ from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from outagedesk.ops.base import Actor, Role, audit
 from outagedesk.store.audit import AuditQuery, page_audit
 from outagedesk.store.audit_refs import REF_LENGTH, insert_audit_rows, refs_of
 from outagedesk.store.db import alembic_config, current_revision, head_revision, migrate
@@ -195,3 +196,34 @@ def test_the_migration_fills_refs_for_rows_written_before_it(db: DbUnderTest) ->
     assert len(by_account) == 716
     with db.engine.begin() as conn, pytest.raises(DBAPIError, match=REFUSAL):
         conn.execute(text("DELETE FROM audit_refs"))
+
+
+ACTOR = Actor("alice", "desk-1", Role.SUPERVISOR)
+
+
+def test_orm_rows_get_their_refs_at_the_flush_and_lose_them_with_a_rollback(
+    db: DbUnderTest,
+) -> None:
+    many = [f"A-{n}" for n in range(5000)]
+    with db.sessions() as s:
+        audit(s, ACTOR, "link_add", PHONE, None, {"account_number": "gone"})
+        s.flush()
+        s.rollback()
+        audit(s, ACTOR, "link_add", PHONE, None, {"account_number": "never flushed"})
+        s.rollback()
+        with s.begin_nested():
+            audit(s, ACTOR, "link_add", PHONE, None, {"account_number": "kept"})
+            s.flush()
+            inner = s.begin_nested()
+            audit(s, ACTOR, "link_add", PHONE, None, {"account_number": "inner"})
+            s.flush()
+            inner.rollback()
+        audit(s, ACTOR, "links_upload", "f.csv", None, {"rows": 1}, about=many)
+        s.commit()
+    with db.sessions() as s:
+        refs = stored_refs(s)
+        rows = s.execute(select(AuditEntry.id, AuditEntry.subject))
+        subjects = {audit_id: subject for audit_id, subject in rows}
+    assert sorted(subjects.values()) == [PHONE, "f.csv"]
+    by_subject = {subjects[i]: found for i, found in refs.items()}
+    assert by_subject == {PHONE: {PHONE, "kept"}, "f.csv": {"f.csv", *many}}

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from outagedesk.store.audit_refs import refs_of
-from outagedesk.store.models import AuditEntry, AuditRef, utcnow
+from outagedesk.store.audit_refs import add_audit_entry
+from outagedesk.store.models import AuditEntry, utcnow
 
 
 class OperationError(Exception):
@@ -98,16 +98,13 @@ def audit(
     change, so in the same transaction), with the refs the Audit screen finds it by: the
     subject, the strings inside before/after, and ``about`` (phones, accounts the change
     touched that before/after do not list)."""
-    subject = subject[:200]
-    session.add(
-        AuditEntry(
-            at=utcnow(),
-            actor=actor.name,
-            desk=actor.desk,
-            action=action,
-            subject=subject,
-            before=before,
-            after=after,
-            refs=[AuditRef(ref=ref) for ref in refs_of(subject, before, after, about)],
-        )
+    entry = AuditEntry(
+        at=utcnow(),
+        actor=actor.name,
+        desk=actor.desk,
+        action=action,
+        subject=subject[:200],
+        before=before,
+        after=after,
     )
+    add_audit_entry(session, entry, about)

@@ -20,7 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names keep migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -278,14 +278,12 @@ class AuditEntry(Base):
     subject: Mapped[str] = mapped_column(String(200), default="")
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    refs: Mapped[list[AuditRef]] = relationship(passive_deletes="all")
-    """Written with the row (``outagedesk.store.audit_refs.refs_of``). ``passive_deletes``:
-    the ORM never touches refs on its own; the database refuses to change them anyway."""
 
 
 class AuditRef(Base):
     """A value an audit row is about (its subject, a string inside before/after), so that
-    the phone and account filters are an index range scan instead of a scan of the JSON."""
+    the phone and account filters are an index range scan instead of a scan of the JSON.
+    Written with the row by ``outagedesk.store.audit_refs``; never changed or deleted."""
 
     __tablename__ = "audit_refs"
     # SQLite: the primary key is the table (no rowid b-tree beside it), half the size.
