@@ -43,14 +43,15 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from sqlalchemy import Connection, Engine, TextClause, bindparam, insert, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from outagedesk.config import Settings, SettingsError
 from outagedesk.domain.phones import InvalidPhoneError, normalize_phone
 from outagedesk.ops.base import Actor, OperationError, Permission, PermissionDenied, require
 from outagedesk.runtime import open_database
-from outagedesk.store.models import AuditEntry, UTCDateTime, utcnow
+from outagedesk.store.audit_refs import insert_audit_rows
+from outagedesk.store.models import UTCDateTime, utcnow
 
 COLUMNS = (
     "account_number",
@@ -585,17 +586,16 @@ class _Writer:
 
     def audit(self, subject: str, extra: dict[str, Any] | None = None) -> None:
         after: dict[str, Any] = {**self.report.counts(), "source": self.source, **(extra or {})}
-        self.conn.execute(
-            insert(AuditEntry).values(
-                at=utcnow(),
-                actor=self.actor,
-                desk=self.desk,
-                action="directory_import",
-                subject=subject[:200],
-                before=None,
-                after=after,
-            )
-        )
+        row = {
+            "at": utcnow(),
+            "actor": self.actor,
+            "desk": self.desk,
+            "action": "directory_import",
+            "subject": subject[:200],
+            "before": None,
+            "after": after,
+        }
+        insert_audit_rows(self.conn, [row])
 
 
 # --------------------------------------------------------------------------- public API

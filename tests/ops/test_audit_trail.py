@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
 from outagedesk.cli import main
 from outagedesk.config import load_settings
@@ -26,7 +25,7 @@ from outagedesk.ops.people import add_person, create_first_admin
 from outagedesk.runtime import open_database
 from outagedesk.sim import DirectoryRow
 from outagedesk.store.audit import AuditQuery
-from outagedesk.store.models import AuditEntry
+from outagedesk.store.audit_refs import insert_audit_rows
 
 from dbsupport import DbUnderTest
 
@@ -43,11 +42,12 @@ AS_SAM = ["--user", "sam"]
 
 def test_a_dispatcher_is_refused_everything(db: DbUnderTest, tmp_path: Path) -> None:
     with db.engine.begin() as conn:
-        conn.execute(
-            insert(AuditEntry).values(
-                at=datetime(2026, 11, 24, tzinfo=UTC), actor="sam", desk="d", action="link_add",
-                subject="+15055550123", before=None, after=None,
-            )
+        insert_audit_rows(
+            conn,
+            [
+                {"at": datetime(2026, 11, 24, tzinfo=UTC), "actor": "sam", "desk": "d",
+                 "action": "link_add", "subject": "+15055550123", "before": None, "after": None},
+            ],
         )  # fmt: skip
     folder = tmp_path / "exports"
     folder.mkdir()

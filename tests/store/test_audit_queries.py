@@ -24,7 +24,8 @@ from outagedesk.store.audit import (
     iter_audit,
     page_audit,
 )
-from outagedesk.store.models import AuditEntry, ServiceLocation
+from outagedesk.store.audit_refs import insert_audit_rows
+from outagedesk.store.models import ServiceLocation
 
 from dbsupport import DbUnderTest
 
@@ -55,7 +56,7 @@ def entry(
 
 def add(db: DbUnderTest, rows: list[dict[str, Any]]) -> None:
     with db.engine.begin() as conn:
-        conn.execute(insert(AuditEntry), rows)
+        insert_audit_rows(conn, rows)
 
 
 def link_json(phone: str, account: str) -> dict[str, Any]:

@@ -14,10 +14,9 @@ from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
-from sqlalchemy import insert
 
 from outagedesk.ops.base import Actor, Role
-from outagedesk.store.models import AuditEntry
+from outagedesk.store.audit_refs import insert_audit_rows
 from outagedesk.ui.audit_screen import (
     ADDED_MARK,
     C_CHANGE,
@@ -56,8 +55,8 @@ def seed(db: DbUnderTest, extra: int = 0) -> None:
     ]  # fmt: skip
     rows += [("erin", "sign_in", "erin", None, {"desk": "d"}) for _ in range(extra)]
     with db.engine.begin() as conn:
-        conn.execute(
-            insert(AuditEntry),
+        insert_audit_rows(
+            conn,
             [
                 {"at": T0 + timedelta(minutes=i), "actor": who, "desk": "desk-1",
                  "action": action, "subject": subject, "before": before, "after": after}

@@ -6,12 +6,14 @@ commands and any script meet the same rules; hiding a button is only a courtesy.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from outagedesk.store.audit_refs import add_audit_entry
 from outagedesk.store.models import AuditEntry, utcnow
 
 
@@ -89,15 +91,20 @@ def audit(
     subject: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    *,
+    about: Iterable[str] = (),
 ) -> None:
-    session.add(
-        AuditEntry(
-            at=utcnow(),
-            actor=actor.name,
-            desk=actor.desk,
-            action=action,
-            subject=subject[:200],
-            before=before,
-            after=after,
-        )
+    """Add the audit row of a change to the session (written at its next flush, with the
+    change, so in the same transaction), with the refs the Audit screen finds it by: the
+    subject, the strings inside before/after, and ``about`` (phones, accounts the change
+    touched that before/after do not list)."""
+    entry = AuditEntry(
+        at=utcnow(),
+        actor=actor.name,
+        desk=actor.desk,
+        action=action,
+        subject=subject[:200],
+        before=before,
+        after=after,
     )
+    add_audit_entry(session, entry, about)

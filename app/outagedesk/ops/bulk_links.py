@@ -386,7 +386,7 @@ def apply_corrections(
     total = len(plan.removals) + len(plan.additions)
     done = 0
     try:
-        _links, fingerprint = _read_links(session, plan.phones, lock=True)
+        current, fingerprint = _read_links(session, plan.phones, lock=True)
         if fingerprint != plan.fingerprint:
             raise PlanOutdated(
                 "links of these phones changed since the preview; preview the file again"
@@ -420,6 +420,13 @@ def apply_corrections(
             if progress is not None:
                 progress(done, total)
         counts = {outcome.value: plan.counts.get(outcome, 0) for outcome in Outcome}
+        removed = {link_id for link_id, _ in plan.removals}
+        changed = [
+            (phone, *target)
+            for phone, targets in current.items()
+            for target, (link_id, _) in targets.items()
+            if link_id in removed
+        ]
         audit(
             session,
             actor,
@@ -433,6 +440,8 @@ def apply_corrections(
                 "links_added": len(plan.additions),
                 "links_removed": len(plan.removals),
             },
+            # The upload is about every phone, account and location it linked or unlinked.
+            about=[value for link in [*changed, *plan.additions] for value in link if value],
         )
         session.commit()
     except IntegrityError as exc:

@@ -136,7 +136,9 @@ def resend_reports(
         after[report.report_id] = _snapshot(report)
         done.append(Resent(report.id, report.report_id, report.revision, report.resolved_level))
     subject = ", ".join(r.report_id for r in chosen)
-    audit(session, actor, "report_resend", subject, before, after)
+    # Found by each report ID (keys of before/after, not values) and phone (in neither) too.
+    about = [value for r in chosen for value in (r.report_id, r.phone)]
+    audit(session, actor, "report_resend", subject, before, after, about=about)
     if commit:
         session.commit()
     return done

@@ -1,11 +1,11 @@
 """Reading the audit trail: filtered keyset pages, the filters' choices, and the CSV export.
 
 Rows come newest first, paged on the primary key (``id < before_id``), never with OFFSET, so a
-page costs the same at the top and a million rows down. Person and subject filters ride the
-``(actor, id)`` and ``(subject, id)`` indexes. A phone or an account is also looked for inside
-the before/after JSON: as the exact JSON string (``"1003"``, quotes included), so account 1003
-never matches 10031. That part reads the JSON text of every row it passes, so a filter whose
-matches are rare costs a scan of the table (see docs/performance.md).
+page costs the same at the top and a million rows down. Person filters ride the ``(actor, id)``
+index. A phone or an account matches the subject of a row or a whole string value anywhere
+inside its before/after (account 1003 never matches 10031): both are among the row's refs
+(``outagedesk.store.audit_refs``), so such a page walks the ``(ref, audit_id)`` key of
+``audit_refs`` downwards and reads only the audit rows it names (see docs/performance.md).
 
 Pure SQLAlchemy, no Qt; SQLite and PostgreSQL. Nothing here writes to the audit log: the
 database refuses to update or delete its rows anyway.
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, TextIO, cast
 
-from sqlalchemy import ColumnElement, Text, or_, select
+from sqlalchemy import ColumnElement, Select, Text, exists, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import text as sql_text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from outagedesk.domain.phones import normalize_phone
 from outagedesk.gateway.contract import format_timestamp
-from outagedesk.store.models import AuditEntry
+from outagedesk.store.models import AuditEntry, AuditRef
 
 _A = AuditEntry
 
@@ -84,15 +84,6 @@ def _json_text(column: Any) -> ColumnElement[str]:
     return cast(ColumnElement[str], sql_cast(column, Text))
 
 
-def _json_holds(value: str) -> ColumnElement[bool]:
-    """The before or after JSON holds ``value`` as a whole string (quotes included)."""
-    needle = json.dumps(value)
-    return or_(
-        _json_text(_A.before).contains(needle, autoescape=True),
-        _json_text(_A.after).contains(needle, autoescape=True),
-    )
-
-
 def _text_match(session: Session, text: str) -> ColumnElement[bool]:
     # SQLite's LIKE already ignores ASCII case; PostgreSQL needs ILIKE.
     fold = session.get_bind().dialect.name != "sqlite"
@@ -125,8 +116,16 @@ def action_prefix(action: str) -> str | None:
     return None
 
 
-def _conditions(session: Session, query: AuditQuery) -> list[ColumnElement[bool]] | None:
-    """The WHERE terms of ``query``; None when it cannot match anything."""
+class _Filter(NamedTuple):
+    refs: list[str]
+    """Values every matching row has among its refs (a phone, an account)."""
+    terms: list[ColumnElement[bool]]
+    """WHERE terms on audit_log."""
+
+
+def _conditions(session: Session, query: AuditQuery) -> _Filter | None:
+    """What ``query`` asks for; None when it cannot match anything."""
+    refs: list[str] = []
     terms: list[ColumnElement[bool]] = []
     person = query.person.strip()
     if person:
@@ -145,11 +144,10 @@ def _conditions(session: Session, query: AuditQuery) -> list[ColumnElement[bool]
             terms.append(_A.action.in_(names))
     phone = query.phone.strip()
     if phone:
-        e164 = normalize_phone(phone, query.region)
-        terms.append(or_(_A.subject == e164, _json_holds(e164)))
+        refs.append(normalize_phone(phone, query.region))
     account = query.account.strip()
-    if account:
-        terms.append(or_(_A.subject == account, _json_holds(account)))
+    if account and account not in refs:
+        refs.append(account)
     if query.since is not None:
         terms.append(_A.at >= query.since)
     if query.until is not None:
@@ -157,7 +155,7 @@ def _conditions(session: Session, query: AuditQuery) -> list[ColumnElement[bool]
     text = " ".join(query.text.split())
     if text:
         terms.append(_text_match(session, text))
-    return terms
+    return _Filter(refs, terms)
 
 
 def page_audit(
@@ -167,13 +165,10 @@ def page_audit(
 
     The next page starts below the last row's id; a page shorter than ``limit`` is the last.
     """
-    terms = _conditions(session, query)
-    if terms is None or limit <= 0:
+    wanted = _conditions(session, query)
+    if wanted is None or limit <= 0:
         return []
-    ids = select(_A.id).where(*terms)
-    if before_id is not None:
-        ids = ids.where(_A.id < before_id)
-    ids = ids.order_by(_A.id.desc()).limit(limit)
+    ids = _page_ids(wanted, before_id, limit) if wanted.refs else _log_ids(wanted, before_id, limit)
     # The page's ids first, then its rows: when the filter only names indexed columns (person,
     # time, action), SQLite finds and sorts the ids in the index alone, instead of reading and
     # sorting whole rows (JSON included) that the page then drops.
@@ -183,6 +178,28 @@ def page_audit(
         .order_by(_A.id.desc())
     )
     return [AuditRow(*r) for r in session.execute(q).all()]
+
+
+def _log_ids(wanted: _Filter, before_id: int | None, limit: int) -> Select[int]:
+    ids = select(_A.id).where(*wanted.terms)
+    if before_id is not None:
+        ids = ids.where(_A.id < before_id)
+    return ids.order_by(_A.id.desc()).limit(limit)
+
+
+def _page_ids(wanted: _Filter, before_id: int | None, limit: int) -> Select[int]:
+    """A page's ids driven by the first ref: a backward range scan of its ``(ref, audit_id)``
+    keys. The other filters are correlated look-ups by primary key (EXISTS, not a join, so
+    that no planner starts from, say, the person's index and sorts all of their rows)."""
+    driver = aliased(AuditRef)
+    ids = select(driver.audit_id).where(driver.ref == wanted.refs[0])
+    if before_id is not None:
+        ids = ids.where(driver.audit_id < before_id)
+    for ref in wanted.refs[1:]:
+        ids = ids.where(exists().where(AuditRef.ref == ref, AuditRef.audit_id == driver.audit_id))
+    if wanted.terms:
+        ids = ids.where(exists().where(_A.id == driver.audit_id, *wanted.terms))
+    return ids.order_by(driver.audit_id.desc()).limit(limit)
 
 
 def iter_audit(

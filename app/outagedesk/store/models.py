@@ -280,6 +280,21 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class AuditRef(Base):
+    """A value an audit row is about (its subject, a string inside before/after), so that
+    the phone and account filters are an index range scan instead of a scan of the JSON.
+    Written with the row by ``outagedesk.store.audit_refs``; never changed or deleted."""
+
+    __tablename__ = "audit_refs"
+    # SQLite: the primary key is the table (no rowid b-tree beside it), half the size.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    ref: Mapped[str] = mapped_column(String(200), primary_key=True)
+    audit_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("audit_log.id"), primary_key=True, autoincrement=False
+    )
+
+
 class Person(Base):
     """Someone who signs in at a desk; the password is kept only as a salted hash."""
 
