@@ -260,6 +260,11 @@ def test_replay_controls_drive_the_replayer(
     assert training.state().position == 125
     qtbot.waitUntil(lambda: controls.clock.text() == "02:05 / 20:00", timeout=WAIT)
     assert controls.progress.value() == round(1000 * 125 / 1200)
+    # Jumping forward delivers what was skipped, on the replay thread: wait for it.
+    scenario = window.training.replayer.scenario  # type: ignore[union-attr]
+    skipped = sum(1 for m in scenario.messages if m.offset <= 125)
+    assert skipped > 0
+    qtbot.waitUntil(lambda: training.state().delivered == skipped, timeout=WAIT)
     first_run = training.state()
     for bad in ("abc", "12:75", "99:00"):
         jump(qtbot, window, bad)
