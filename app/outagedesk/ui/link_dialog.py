@@ -12,34 +12,24 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QEvent,
-    QItemSelectionModel,
-    QModelIndex,
     QObject,
-    QPersistentModelIndex,
     Qt,
-    QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QKeyEvent
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QCheckBox,
-    QComboBox,
     QDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -54,14 +44,13 @@ from outagedesk.ops.links import LinkOutcome, link_phone
 from outagedesk.ops.resend import Resent, resend_reports
 from outagedesk.store.models import PhoneLink, Report, ServiceLocation
 from outagedesk.store.outbound import TextState, consent_states, queue_text, text_key
-from outagedesk.store.search import LocationHit, search_directory, suggest_for_message
+from outagedesk.store.search import LocationHit, suggest_for_message
+from outagedesk.ui.directory_picker import ALL_LOCATIONS, DirectoryPicker
 from outagedesk.ui.worker import DbWorker
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-SEARCH_DELAY_MS = 200
-ALL_LOCATIONS = "__all__"
 
 
 def actor_for(desk: str, role: Role) -> Actor:
@@ -241,84 +230,6 @@ def describe_result(result: LinkResult, phone: str) -> str:
     return "; ".join(parts) + "."
 
 
-# -- results model ----------------------------------------------------------------------------
-HIT_COLUMNS = ("Account", "Location", "Address", "Meter", "Name", "Life support", "Phones", "Why")
-H_ACCOUNT, H_LOCATION, H_ADDRESS, H_METER, H_NAME, H_LIFE, H_PHONES, H_WHY = range(8)
-HIT_ROLE = Qt.ItemDataRole.UserRole
-
-
-class HitsModel(QAbstractTableModel):
-    """Directory hits (suggestions or search results), one row per service location."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.hits: list[LocationHit] = []
-
-    def set_hits(self, hits: Sequence[LocationHit]) -> None:
-        self.beginResetModel()
-        self.hits = list(hits)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.hits)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HIT_COLUMNS)
-
-    def hit(self, row: int) -> LocationHit | None:
-        return self.hits[row] if 0 <= row < len(self.hits) else None
-
-    @staticmethod
-    def cell(hit: LocationHit, col: int) -> str:
-        if col == H_ACCOUNT:
-            return hit.account_number + (
-                f" ({hit.account_locations} locations)" if hit.account_locations > 1 else ""
-            )
-        if col == H_LOCATION:
-            return hit.service_location_id
-        if col == H_ADDRESS:
-            return hit.service_address
-        if col == H_METER:
-            return hit.meter_id or "—"
-        if col == H_NAME:
-            return hit.customer_name
-        if col == H_LIFE:
-            return "♥ LIFE SUPPORT" if hit.life_support else ""
-        if col == H_PHONES:
-            return ", ".join(format_phone(p) for p in hit.linked_phones) or "none"
-        if col == H_WHY:
-            return hit.reason
-        return ""
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
-        if not index.isValid():
-            return None
-        hit = self.hit(index.row())
-        if hit is None:
-            return None
-        col = index.column()
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return self.cell(hit, col)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self.cell(hit, col) or None
-        if role == Qt.ItemDataRole.ForegroundRole and col == H_LIFE and hit.life_support:
-            return QColor("#dc2626")
-        if role == HIT_ROLE:
-            return hit
-        return None
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(HIT_COLUMNS)
-        ):
-            return HIT_COLUMNS[section]
-        return None
-
-
 # -- the dialog -------------------------------------------------------------------------------
 class LinkDialog(QDialog):
     """Search the directory, pick a location, link the number and re-send its reports."""
@@ -349,17 +260,13 @@ class LinkDialog(QDialog):
         self.context: Context | None = None
         self.busy = False
         self.last_summary = ""
-        self._gen = 0
         self.setObjectName("linkDialog")
         phone = format_phone(ref.phone)
         self.setWindowTitle(f"Link {phone}")
         self.setAccessibleName(f"Link {phone} to an account")
         self._build(phone)
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(self._run_search)
-        self.search.textChanged.connect(lambda _t: self._search_timer.start())
-        self.results.selectionModel().currentRowChanged.connect(self._hit_changed)
-        self.results.doubleClicked.connect(lambda _i: self.link_and_resend())
+        self.picker.resultsShown.connect(self.resultsShown)
+        self.picker.chosen.connect(self.link_and_resend)
         self.location.currentIndexChanged.connect(lambda _i: self._update_preview())
         self.confirm.toggled.connect(lambda _c: self._update_preview())
         self.link_resend_button.clicked.connect(self.link_and_resend)
@@ -387,55 +294,37 @@ class LinkDialog(QDialog):
         self.body.setMaximumHeight(52)
         layout.addWidget(self.body)
 
-        self.search = QLineEdit(self)
-        self.search.setObjectName("linkSearch")
-        self.search.setAccessibleName("Search the account directory")
+        self.picker = DirectoryPicker(
+            self.worker,
+            prefix="link",
+            search_name="Search the account directory",
+            search_hint="Account, location ID, meter, name, address or phone…  (↑/↓ pick, "
+            "Enter = Link & re-send, Alt+L = Link only, Esc closes)",
+            location_name="Service location to link",
+            location_text=lambda hit: (
+                f"{hit.service_location_id} · {hit.service_address}"
+                + (" · meter " + hit.meter_id if hit.meter_id else "")
+            ),
+            all_locations_text=lambda hit: (
+                f"All locations of this account ({hit.account_locations}) (Address level)"
+            ),
+            suggests=True,
+            parent=self,
+        )
+        self.search = self.picker.search
         self.search.setAccessibleDescription(
             "Account, service location, meter, name, address or phone; "
             "Up and Down pick a result, Enter links and re-sends"
         )
-        self.search.setPlaceholderText(
-            "Account, location ID, meter, name, address or phone…  (↑/↓ pick, Enter = Link & "
-            "re-send, Alt+L = Link only, Esc closes)"
-        )
-        self.search.setClearButtonEnabled(True)
         self.search.installEventFilter(self)
-        layout.addWidget(self.search)
-
-        self.results_label = QLabel("Suggestions", self)
-        self.results_label.setObjectName("linkResultsLabel")
-        layout.addWidget(self.results_label)
-        self.model = HitsModel(self)
-        self.results = QTableView(self)
-        self.results.setObjectName("linkResults")
-        self.results.setAccessibleName("Matching service locations")
-        self.results.setModel(self.model)
-        self.results.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.results.setAlternatingRowColors(True)
-        self.results.setWordWrap(False)
-        self.results.verticalHeader().hide()
-        row_height = self.results.fontMetrics().height() + 8
-        self.results.verticalHeader().setMinimumSectionSize(row_height)
-        self.results.verticalHeader().setDefaultSectionSize(row_height)
-        hh = self.results.horizontalHeader()
-        hh.setStretchLastSection(True)
-        for col, width in ((0, 150), (1, 100), (2, 190), (3, 80), (4, 140), (5, 110), (6, 150)):
-            hh.resizeSection(col, width)
-        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        layout.addWidget(self.results, 1)
-
-        row = QHBoxLayout()
-        loc_label = QLabel("Locatio&n:", self)
-        self.location = QComboBox(self)
-        self.location.setObjectName("linkLocation")
-        self.location.setAccessibleName("Service location to link")
-        self.location.setMinimumWidth(420)
-        loc_label.setBuddy(self.location)
-        row.addWidget(loc_label)
-        row.addWidget(self.location, 1)
-        layout.addLayout(row)
+        self.results_label = self.picker.results_label
+        self.model = self.picker.model
+        results = self.picker.results
+        row_height = results.fontMetrics().height() + 8
+        results.verticalHeader().setMinimumSectionSize(row_height)
+        results.verticalHeader().setDefaultSectionSize(row_height)
+        self.location = self.picker.location
+        layout.addWidget(self.picker, 1)
 
         self.existing = QWidget(self)
         self.existing.setObjectName("linkExisting")
@@ -506,15 +395,16 @@ class LinkDialog(QDialog):
             buttons.addWidget(b)
         layout.addLayout(buttons)
         self.search.setFocus(Qt.FocusReason.OtherFocusReason)
-        self._update_location()
+        self.picker.hitChanged.connect(self._hit_changed)
+        self.picker.update_location()
 
     # -- keyboard ------------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.search and event.type() == QEvent.Type.KeyPress:
             assert isinstance(event, QKeyEvent)
             key = event.key()
-            if key in (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
-                self.move_selection(1 if key in (Qt.Key.Key_Down, Qt.Key.Key_PageDown) else -1)
+            if key in (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):  # ↑/↓ are the picker's
+                self.picker.move_selection(1 if key == Qt.Key.Key_PageDown else -1)
                 return True
             if key == Qt.Key.Key_L and event.modifiers() == Qt.KeyboardModifier.AltModifier:
                 # The button's mnemonic, for when the shortcut map did not see the key.
@@ -522,22 +412,8 @@ class LinkDialog(QDialog):
                 return True
         return super().eventFilter(watched, event)
 
-    def move_selection(self, step: int) -> None:
-        n = self.model.rowCount()
-        if not n:
-            return
-        current = self.results.currentIndex()
-        row = current.row() + step if current.isValid() else 0
-        self.select_row(max(0, min(n - 1, row)))
-
     def select_row(self, row: int) -> None:
-        index = self.model.index(row, 0)
-        flags = (
-            QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows
-        )
-        self.results.selectionModel().setCurrentIndex(index, flags)
-        self.results.scrollTo(index)
+        self.picker.select_row(row)
 
     # -- loading -------------------------------------------------------------------------------
     def _on_context(self, context: Context) -> None:
@@ -551,8 +427,7 @@ class LinkDialog(QDialog):
             self.confirm.setChecked(False)
             self.confirm.setEnabled(False)
             self.confirm.setText("Text the customer a confirmation (not possible: opted out)")
-        if not self.search.text().strip():
-            self._show_hits(context.suggestions, suggestions=True)
+        self.picker.set_suggestions(context.suggestions)
         self._set_status(
             f"{context.unticketed} report(s) from this number have no ticket yet."
             if context.unticketed
@@ -560,75 +435,21 @@ class LinkDialog(QDialog):
         )
         self.contextLoaded.emit()
 
-    def _run_search(self) -> None:
-        self._search_timer.stop()
-        text = self.search.text().strip()
-        self._gen += 1
-        if not text:
-            self._show_hits(self.context.suggestions if self.context else [], suggestions=True)
-            return
-        gen = self._gen
-        self.worker.submit(
-            lambda s: search_directory(s, text, limit=50), partial(self._on_search, gen)
-        )
-
-    def _on_search(self, gen: int, hits: list[LocationHit]) -> None:
-        if gen == self._gen:
-            self._show_hits(hits, suggestions=False)
-
-    def _show_hits(self, hits: Sequence[LocationHit], *, suggestions: bool) -> None:
-        self.model.set_hits(hits)
-        if suggestions:
-            label = f"Suggestions ({len(hits)}) — why each is offered is in the Why column"
-            if not hits:
-                label = "No suggestions: type to search the directory"
-        else:
-            label = f"{len(hits)} match(es) for “{self.search.text().strip()}”"
-        self.results_label.setText(label)
-        self.results.setAccessibleDescription(label)
-        if hits:
-            self.select_row(0)
-        else:
-            self._update_location()
-        self.resultsShown.emit()
-
     # -- choosing ------------------------------------------------------------------------------
     def current_hit(self) -> LocationHit | None:
-        index = self.results.currentIndex()
-        return self.model.hit(index.row()) if index.isValid() else None
+        return self.picker.current_hit()
 
-    def _hit_changed(self, _current: QModelIndex, _previous: QModelIndex) -> None:
-        self._update_location()
-
-    def _update_location(self) -> None:
+    def _hit_changed(self) -> None:
         hit = self.current_hit()
-        self.location.blockSignals(True)
-        self.location.clear()
-        if hit is not None:
-            self.location.addItem(
-                f"{hit.service_location_id} · {hit.service_address}"
-                + (" · meter " + hit.meter_id if hit.meter_id else ""),
-                hit.service_location_id,
-            )
-            if hit.account_locations > 1:
-                self.location.addItem(
-                    f"All locations of this account ({hit.account_locations}) (Address level)",
-                    ALL_LOCATIONS,
-                )
-        self.location.blockSignals(False)
-        self.location.setEnabled(hit is not None and hit.account_locations > 1)
         self.link_resend_button.setEnabled(hit is not None and not self.busy)
         self.link_only_button.setEnabled(hit is not None and not self.busy)
         self._update_preview()
 
     def choose_all_locations(self) -> None:
-        i = self.location.findData(ALL_LOCATIONS)
-        if i >= 0:
-            self.location.setCurrentIndex(i)
+        self.picker.choose_all_locations()
 
     def chosen_location(self) -> str | None:
-        data = self.location.currentData()
-        return None if data in (None, ALL_LOCATIONS) else str(data)
+        return self.picker.chosen_location()
 
     def reply_text(self) -> str:
         hit = self.current_hit()
@@ -718,7 +539,7 @@ class LinkDialog(QDialog):
         for b in (self.link_resend_button, self.link_only_button, self.resend_only_button):
             b.setEnabled(not busy)
         if not busy:
-            self._update_location()
+            self.picker.update_location()
             self.resend_only_button.setEnabled(self.ref.report_pk is not None)
         if text:
             self._set_status(text)
@@ -733,7 +554,6 @@ class LinkDialog(QDialog):
 __all__ = [
     "ALL_LOCATIONS",
     "Failure",
-    "HitsModel",
     "LinkDialog",
     "ReportRef",
     "actor_for",

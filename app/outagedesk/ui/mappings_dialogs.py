@@ -5,13 +5,10 @@ Opened with ``open()`` (never ``exec()``); they only choose, the screen acts (on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import partial
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -20,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QTableView,
@@ -30,13 +26,9 @@ from PySide6.QtWidgets import (
 
 from outagedesk.ops.bulk_links import CorrectionPlan, Outcome
 from outagedesk.store.mappings import MappingRow
-from outagedesk.store.search import LocationHit, search_directory
-from outagedesk.ui.link_dialog import ALL_LOCATIONS, HitsModel
+from outagedesk.ui.directory_picker import DirectoryPicker
 from outagedesk.ui.mappings_model import OUTCOME_LABELS, PlanModel, describe_link
 from outagedesk.ui.worker import DbWorker
-
-SEARCH_DELAY_MS = 200
-SEARCH_LIMIT = 50
 
 
 class MoveLinkDialog(QDialog):
@@ -59,17 +51,14 @@ class MoveLinkDialog(QDialog):
         self.link = link
         self.worker = worker
         self.verb = verb
-        self._gen = 0
         self.setObjectName("mappingsMoveDialog")
         what = describe_link(link, region)
         self.setWindowTitle(f"{verb} link {what}")
         self.setAccessibleName(f"{verb} the link {what}")
         self._build(what)
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(self.run_search)
-        self.search.textChanged.connect(lambda _t: self._search_timer.start())
-        self.results.selectionModel().currentRowChanged.connect(self._hit_changed)
-        self.results.doubleClicked.connect(lambda _i: self.accept_choice())
+        self.picker.resultsShown.connect(self.resultsShown)
+        self.picker.hitChanged.connect(self._hit_changed)
+        self.picker.chosen.connect(self.accept_choice)
         self.ok_button.clicked.connect(self.accept_choice)
         self.cancel_button.clicked.connect(self.reject)
         self.resize(1000, 560)
@@ -82,46 +71,23 @@ class MoveLinkDialog(QDialog):
         head.setObjectName("mappingsMoveCurrent")
         head.setAccessibleName(f"Current link: {what}")
         layout.addWidget(head)
-        self.search = QLineEdit(self)
-        self.search.setObjectName("mappingsMoveSearch")
-        self.search.setAccessibleName("Search the account directory for the new account")
-        self.search.setPlaceholderText(
-            "Account, location ID, meter, name, address or phone…  (↑/↓ pick, Enter chooses)"
+        self.picker = DirectoryPicker(
+            self.worker,
+            prefix="mappingsMove",
+            search_name="Search the account directory for the new account",
+            search_hint="Account, location ID, meter, name, address or phone…  "
+            "(↑/↓ pick, Enter chooses)",
+            location_name="Service location the link should point at",
+            location_text=lambda hit: f"{hit.service_location_id} · {hit.service_address}",
+            all_locations_text=lambda hit: (
+                f"All locations of account {hit.account_number} ({hit.account_locations}) "
+                "(Address level)"
+            ),
+            parent=self,
         )
-        self.search.setClearButtonEnabled(True)
-        self.search.installEventFilter(self)
-        layout.addWidget(self.search)
-        self.results_label = QLabel(self)
-        self.results_label.setObjectName("mappingsMoveResultsLabel")
-        layout.addWidget(self.results_label)
-        self.model = HitsModel(self)
-        self.results = QTableView(self)
-        self.results.setObjectName("mappingsMoveResults")
-        self.results.setAccessibleName("Matching service locations")
-        self.results.setModel(self.model)
-        self.results.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.results.setAlternatingRowColors(True)
-        self.results.setWordWrap(False)
-        self.results.verticalHeader().hide()
-        hh = self.results.horizontalHeader()
-        hh.setStretchLastSection(True)
-        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in ((0, 150), (1, 100), (2, 190), (3, 80), (4, 140), (5, 110), (6, 150)):
-            hh.resizeSection(col, width)
-        layout.addWidget(self.results, 1)
-
-        row = QHBoxLayout()
-        label = QLabel("Locatio&n:", self)
-        self.location = QComboBox(self)
-        self.location.setObjectName("mappingsMoveLocation")
-        self.location.setAccessibleName("Service location the link should point at")
-        self.location.setMinimumWidth(420)
-        label.setBuddy(self.location)
-        row.addWidget(label)
-        row.addWidget(self.location, 1)
-        layout.addLayout(row)
+        self.search = self.picker.search
+        self.model = self.picker.model
+        layout.addWidget(self.picker, 1)
 
         self.status = QLabel(self)
         self.status.setObjectName("mappingsMoveStatus")
@@ -145,95 +111,14 @@ class MoveLinkDialog(QDialog):
         layout.addLayout(buttons)
         self.search.setFocus(Qt.FocusReason.OtherFocusReason)
 
-    # -- keyboard ------------------------------------------------------------------------------
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.search and event.type() == QEvent.Type.KeyPress:
-            assert isinstance(event, QKeyEvent)
-            if event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
-                self.move_selection(1 if event.key() == Qt.Key.Key_Down else -1)
-                return True
-        return super().eventFilter(watched, event)
-
-    def move_selection(self, step: int) -> None:
-        n = self.model.rowCount()
-        if n:
-            current = self.results.currentIndex()
-            row = current.row() + step if current.isValid() else 0
-            self.select_row(max(0, min(n - 1, row)))
-
-    def select_row(self, row: int) -> None:
-        flags = (
-            QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows
-        )
-        index = self.model.index(row, 0)
-        self.results.selectionModel().setCurrentIndex(index, flags)
-        self.results.scrollTo(index)
-
-    # -- searching -----------------------------------------------------------------------------
-    def run_search(self) -> None:
-        self._search_timer.stop()
-        text = self.search.text().strip()
-        self._gen += 1
-        if not text:
-            self._show([])
-            return
-        gen = self._gen
-        self.worker.submit(
-            lambda s: search_directory(s, text, limit=SEARCH_LIMIT), partial(self._on_hits, gen)
-        )
-
-    def _on_hits(self, gen: int, hits: list[LocationHit]) -> None:
-        if gen == self._gen:
-            self._show(hits)
-
-    def _show(self, hits: Sequence[LocationHit]) -> None:
-        self.model.set_hits(hits)
-        text = self.search.text().strip()
-        label = f"{len(hits)} match(es) for “{text}”" if text else "Type to search the directory"
-        self.results_label.setText(label)
-        self.results.setAccessibleDescription(label)
-        if hits:
-            self.select_row(0)
-        else:
-            self._update_location()
-        self.resultsShown.emit()
-
-    # -- choosing ------------------------------------------------------------------------------
-    def current_hit(self) -> LocationHit | None:
-        index = self.results.currentIndex()
-        return self.model.hit(index.row()) if index.isValid() else None
-
-    def _hit_changed(self, _current: QModelIndex, _previous: QModelIndex) -> None:
-        self._update_location()
-
-    def _update_location(self) -> None:
-        hit = self.current_hit()
-        self.location.clear()
-        if hit is not None:
-            self.location.addItem(
-                f"{hit.service_location_id} · {hit.service_address}", hit.service_location_id
-            )
-            if hit.account_locations > 1:
-                self.location.addItem(
-                    f"All locations of account {hit.account_number} ({hit.account_locations}) "
-                    "(Address level)",
-                    ALL_LOCATIONS,
-                )
-        self.location.setEnabled(hit is not None and hit.account_locations > 1)
-        self.ok_button.setEnabled(hit is not None)
-
-    def choose_all_locations(self) -> None:
-        i = self.location.findData(ALL_LOCATIONS)
-        if i >= 0:
-            self.location.setCurrentIndex(i)
+    def _hit_changed(self) -> None:
+        self.ok_button.setEnabled(self.picker.current_hit() is not None)
 
     def choice(self) -> tuple[str, str | None] | None:
-        hit = self.current_hit()
+        hit = self.picker.current_hit()
         if hit is None:
             return None
-        data = self.location.currentData()
-        return hit.account_number, None if data in (None, ALL_LOCATIONS) else str(data)
+        return hit.account_number, self.picker.chosen_location()
 
     def accept_choice(self) -> None:
         choice = self.choice()
