@@ -22,7 +22,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _SQLITE_UP = (
-    # ix_phone_links_phone already orders by (phone, rowid) on SQLite.
+    # Phone prefixes use uq_phone_link, which leads with the phone (0003 dropped the
+    # single-column phone index).
     "CREATE INDEX ix_phone_links_account_bytes ON phone_links (account_number, id)",
     "CREATE INDEX ix_phone_links_location_bytes ON phone_links (service_location_id, id)",
 )
