@@ -6,6 +6,7 @@ suite runs with ``filterwarnings = error`` and ``qt_log_level_fail = WARNING``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -17,6 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from outagedesk.config import Settings
@@ -134,3 +137,25 @@ def open_window(
 @pytest.fixture
 def window(open_window: Callable[..., MainWindow]) -> MainWindow:
     return open_window()
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    """A qasync loop, as the application runs (screens that ask the gateway use it)."""
+    import qasync
+
+    quit_on_close = qapp.quitOnLastWindowClosed()
+    qapp.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(qapp)
+    try:
+        yield loop
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+        # qasync's timer object keeps the Qt timers of cancelled handles (a wait_for, httpx's
+        # timeouts) until they fire; delete it here, on its own thread, not later in a GC pass
+        # on some other thread ("Timers cannot be stopped from another thread").
+        timer = getattr(loop, "_timer", None)
+        if timer is not None and shiboken6.isValid(timer):
+            shiboken6.delete(timer)
+        qapp.setQuitOnLastWindowClosed(quit_on_close)

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,17 +21,7 @@ from outagedesk import config
 from outagedesk.config import Settings
 from outagedesk.ui import app as ui_app
 from outagedesk.ui.dialogs import SettingsDialog, keyring_problem, save_first_run
-
-
-def _wait_for(path: Path, pattern: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if re.search(pattern, text):
-                return text
-        time.sleep(0.1)
-    raise AssertionError(f"{pattern!r} never appeared in {path}")
+from ui.uisupport import wait_for_text
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
@@ -52,9 +41,9 @@ def test_demo_runs_and_quits_cleanly_with_exit_code_0(tmp_path: Path, how: signa
     )
     log = tmp_path / "logs" / "outagedesk.log"
     try:
-        _wait_for(log, r"window open \(demo\)", 30)
-        _wait_for(log, r"gateway online", 15)
-        _wait_for(log, r"oms online", 15)
+        wait_for_text(log, r"window open \(demo\)", 30)
+        wait_for_text(log, r"gateway online", 15)
+        wait_for_text(log, r"oms online", 15)
         proc.send_signal(how)
         _out, err = proc.communicate(timeout=40)
     finally:
@@ -93,7 +82,7 @@ def test_sigterm_while_nobody_has_signed_in_quits_cleanly(tmp_path: Path) -> Non
     )
     log = tmp_path / "logs" / "outagedesk.log"
     try:
-        _wait_for(log, r"waiting for someone to sign in", 30)
+        wait_for_text(log, r"waiting for someone to sign in", 30)
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=40)
     finally:

@@ -11,15 +11,13 @@ import asyncio
 import csv
 import re
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import pytest
-import shiboken6
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -31,27 +29,6 @@ from outagedesk.ui.main_window import MainWindow
 from ui.uisupport import UNLINKED
 
 WAIT = 20.0
-
-
-@pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    import qasync
-
-    quit_on_close = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp)
-    try:
-        yield loop
-    finally:
-        loop.close()
-        asyncio.set_event_loop(None)
-        # qasync's timer object keeps the Qt timers of cancelled handles (a wait_for, httpx's
-        # timeouts) until they fire; delete it here, on its own thread, not later in a GC pass
-        # on some other thread ("Timers cannot be stopped from another thread").
-        timer = getattr(loop, "_timer", None)
-        if timer is not None and shiboken6.isValid(timer):
-            shiboken6.delete(timer)
-        qapp.setQuitOnLastWindowClosed(quit_on_close)
 
 
 def drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> None:

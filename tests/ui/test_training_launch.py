@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +26,7 @@ from outagedesk.ui import app as ui_app
 from outagedesk.ui import training_mode
 from outagedesk.ui.main_window import MainWindow
 from outagedesk.ui.training_chooser import ScenarioChooser
+from ui.uisupport import wait_for_text
 
 PRODUCTION_TOKENS = {
     "OUTAGEDESK_GATEWAY_TOKEN": "prod-gateway-secret",
@@ -164,17 +163,6 @@ def test_training_command_line_refuses_what_it_cannot_do(
         assert exit_.value.code == 2
 
 
-def _wait_for(path: Path, pattern: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if re.search(pattern, text):
-                return text
-        time.sleep(0.1)
-    raise AssertionError(f"{pattern!r} never appeared in {path}")
-
-
 def test_training_runs_as_a_process_and_quits_cleanly(tmp_path: Path) -> None:
     env = dict(
         os.environ,
@@ -189,8 +177,8 @@ def test_training_runs_as_a_process_and_quits_cleanly(tmp_path: Path) -> None:
     )  # fmt: skip
     log = tmp_path / ui_app.TRAINING_LOG_DIR / "outagedesk.log"
     try:
-        _wait_for(log, r"window open \(training\)", 30)
-        _wait_for(log, r"gateway online", 15)
+        wait_for_text(log, r"window open \(training\)", 30)
+        wait_for_text(log, r"gateway online", 15)
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=40)
     finally:

@@ -17,7 +17,7 @@ import pytest
 import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor
-from PySide6.QtWidgets import QApplication, QDockWidget, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
@@ -441,26 +441,6 @@ def test_shipped_scenarios_load_for_the_chooser() -> None:
         assert summary.problem is None
         scenario = load_scenario(summary.path)
         assert (summary.title, summary.texts) == (scenario.title, len(scenario.messages))
-
-
-@pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    """A qasync loop, as the application runs: the consent screen asks the gateway on it."""
-    import qasync
-
-    quit_on_close = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp)
-    try:
-        yield loop
-    finally:
-        loop.close()
-        asyncio.set_event_loop(None)
-        # As in test_consent_screen.py: delete qasync's timer object on its own thread.
-        timer = getattr(loop, "_timer", None)
-        if timer is not None and shiboken6.isValid(timer):
-            shiboken6.delete(timer)
-        qapp.setQuitOnLastWindowClosed(quit_on_close)
 
 
 async def _until(pred: Callable[[], object], what: str, limit: float = WAIT / 1000) -> None:

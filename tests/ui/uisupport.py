@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import threading
+import time
+from pathlib import Path
 
 import shiboken6
 from pytestqt.qtbot import QtBot
@@ -26,3 +29,15 @@ def close_window(qtbot: QtBot, window: MainWindow) -> None:
         qtbot.waitUntil(lambda: window.stopped, timeout=30_000)
     window.deleteLater()
     qtbot.wait(10)
+
+
+def wait_for_text(path: Path, pattern: str, timeout: float) -> str:
+    """The text of ``path`` once ``pattern`` appears in it (a child process's log)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if re.search(pattern, text):
+                return text
+        time.sleep(0.1)
+    raise AssertionError(f"{pattern!r} never appeared in {path}")
