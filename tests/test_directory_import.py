@@ -703,3 +703,131 @@ def test_a_full_import_marks_unlisted_locations_removed_and_a_partial_one_does_n
     rows = [DirectoryRow("A-100", "SL-100-1", "M-1", "Ana Baca", "1 Main St", (), False)]
     assert import_directory_rows(db.engine, rows, partial=True).locations_removed == 0
     assert import_directory_rows(db.engine, rows).locations_removed == 2
+
+
+# --------------------------------------------------------------------------- deferred indexes
+
+
+def schema_of(engine: Engine) -> list[tuple[str, str, str]]:
+    """The two tables' indexes and triggers, with their CREATE statements."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN "
+            "('service_locations', 'phone_links') AND type IN ('index', 'trigger') ORDER BY name"
+        ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def name_search(engine: Engine, word: str) -> set[str]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT service_location_id FROM service_locations WHERE id IN (SELECT rowid "
+            "FROM service_locations_fts WHERE service_locations_fts MATCH ?)",
+            (word,),
+        ).all()
+    return {r[0] for r in rows}
+
+
+def fts_is_consistent(engine: Engine) -> bool:
+    """FTS5's own check that the index holds exactly what the table holds."""
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO service_locations_fts (service_locations_fts) "
+                "VALUES ('integrity-check')"
+            )
+    except OperationalError:
+        return False
+    return True
+
+
+def numbered_rows(first: int, count: int, name: str) -> list[str]:
+    return [
+        f"A-{i},SL-{i},M-{i},{name} {i},{i} Main St,+1505555{i % 100:04d},no"
+        for i in range(first, first + count)
+    ]
+
+
+def test_a_big_import_into_a_small_table_builds_its_indexes_at_the_end(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexes and the full-text trigger are dropped for the writing and come back exactly as
+    they were; the names already there are not indexed twice."""
+    import_accounts_csv(
+        engine, write_csv(tmp_path / "few.csv", [HEADER, *numbered_rows(0, 5, "Baca")])
+    )
+    schema = schema_of(engine)
+    assert any(kind == "trigger" for kind, _, _ in schema)
+    monkeypatch.setattr(directory, "_DEFER_MIN_ROWS", 20)
+    dropped: list[list[tuple[str, str, str]]] = []
+    real_build = directory._Writer.build_deferred
+
+    def spy_build(self: Any) -> None:
+        dropped.append(list(self.deferred))
+        real_build(self)
+
+    monkeypatch.setattr(directory._Writer, "build_deferred", spy_build)
+    many = [HEADER, *numbered_rows(0, 5, "Baca"), *numbered_rows(5, 40, "Duran")]
+
+    report = import_accounts_csv(engine, write_csv(tmp_path / "many.csv", many))
+
+    assert (report.locations_added, report.locations_unchanged) == (40, 5)
+    assert report.links_added == 40
+    assert len(dropped) == 1
+    assert dropped[0], "the indexes were not deferred"
+    assert {name for _, name, _ in dropped[0]} >= {
+        "ix_phone_links_account",
+        "ix_service_locations_meter_id_ci",
+        "service_locations_fts_ai",
+    }
+    assert schema_of(engine) == schema
+    assert fts_is_consistent(engine)
+    assert name_search(engine, "duran") == {f"SL-{i}" for i in range(5, 45)}
+    with session_factory(engine)() as s:
+        assert [t.account_number for t in link_targets(s, ["+15055550007"])["+15055550007"]] == [
+            "A-7"
+        ]
+    # Each location is indexed once: after a rename its old name no longer finds it.
+    renamed = [HEADER, "A-0,SL-0,M-0,Zamora 0,0 Main St,+15055550000,no"]
+    import_accounts_csv(engine, write_csv(tmp_path / "renamed.csv", renamed), partial=True)
+    assert name_search(engine, "baca") == {f"SL-{i}" for i in range(1, 5)}
+    assert name_search(engine, "zamora") == {"SL-0"}
+    # The trigger is back: a location added later is found by name.
+    import_directory_rows(
+        engine,
+        [DirectoryRow("A-99", "SL-99", None, "Cy Esquibel", "9 Elm St", (), False)],
+        partial=True,
+    )
+    assert name_search(engine, "esquibel") == {"SL-99"}
+    assert fts_is_consistent(engine)
+
+
+def test_a_failed_big_import_keeps_every_index(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(directory, "_DEFER_MIN_ROWS", 20)
+    schema = schema_of(engine)
+    bad = [HEADER, *numbered_rows(0, 40, "Baca"), "A-1,,M-1,N,1 Main St,,no"]
+    with pytest.raises(ImportFailed):
+        import_accounts_csv(engine, write_csv(tmp_path / "bad.csv", bad))
+    assert schema_of(engine) == schema
+    assert count(engine, ServiceLocation) == 0
+
+    monkeypatch.setattr(directory, "BATCH_ROWS", 10)
+    real_write = directory._Writer.write
+    calls = 0
+
+    def failing_write(self: Any, packed: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("disk on fire")
+        real_write(self, packed)
+
+    monkeypatch.setattr(directory._Writer, "write", failing_write)
+    good = [HEADER, *numbered_rows(0, 40, "Baca")]
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        import_accounts_csv(engine, write_csv(tmp_path / "good.csv", good))
+    assert schema_of(engine) == schema
+    assert count(engine, ServiceLocation) == 0
+    assert fts_is_consistent(engine)

@@ -77,6 +77,23 @@ ANALYZE_AFTER_ROWS = 10_000
 _PHONE_CACHE_LIMIT = 200_000
 # SQLite page cache for the import connection (KiB): index pages stay in memory.
 _SQLITE_CACHE_KIB = 256 * 1024
+# SQLite: a file of at least this many rows, and at least four times as many as the table
+# holds, is written with the secondary indexes and the full-text insert trigger dropped, then
+# built once at the end (sorting a million keys is several times cheaper than inserting them at
+# random places). The DDL is part of the import's transaction: a failed import rolls it back.
+_DEFER_MIN_ROWS = 50_000
+_DEFER_RATIO = 4
+_FTS_INSERT_TRIGGER = "service_locations_fts_ai"
+# Indexes whose new keys all land at their end (the row ID grows, the rest of the key is the
+# same for the whole import): kept, as they cost little more than the table itself.
+_APPENDED_INDEXES = (
+    "ix_phone_links_created",
+    "ix_phone_links_review",
+    "ix_phone_links_source",
+    "ix_service_locations_removed",
+)
+# Threads SQLite's sorter may use to build an index (it uses none unless told).
+_SORTER_THREADS = 2
 
 # account, service location, meter, customer name, address, life support, E.164 phones
 _Location = tuple[str, str, str | None, str, str, bool, tuple[str, ...]]
@@ -477,6 +494,20 @@ _PG_LISTED = (
     "ON CONFLICT DO NOTHING",
     "DROP TABLE import_listed",
 )
+# What a deferred-index import drops and builds again: every non-unique index of the two
+# tables (the unique ones decide the upserts' conflicts) and the full-text insert trigger.
+_SQLITE_DEFERRABLE = """
+SELECT type, name, sql FROM sqlite_master
+WHERE tbl_name IN ('service_locations', 'phone_links') AND sql IS NOT NULL
+  AND ((type = 'index' AND sql NOT LIKE 'CREATE UNIQUE %' AND name NOT IN :appended)
+       OR (type = 'trigger' AND name = :trigger))
+ORDER BY type, name
+"""
+_SQLITE_FTS_FILL = """
+INSERT INTO service_locations_fts (rowid, customer_name, service_address)
+SELECT id, customer_name, service_address FROM service_locations WHERE id > :after
+"""
+
 _MARK_REMOVED = """
 UPDATE service_locations SET removed_at = :now
 WHERE removed_at IS NULL
@@ -498,9 +529,10 @@ def _json(rows: list[tuple[Any, ...]]) -> str:
 
 
 def _pack(batch: Sequence[_Location]) -> _Packed:
-    # Sorted batches touch the index pages in order.
+    # Sorted batches touch the index pages in order. Links need no de-duplication: a location
+    # appears once in a file and a row's phones are distinct.
     locations = sorted(batch, key=itemgetter(1))
-    links = sorted({(phone, b[0], b[1]) for b in batch for phone in b[6]})
+    links = sorted([(phone, b[0], b[1]) for b in batch for phone in b[6]], key=itemgetter(0))
     return _Packed(
         len(locations),
         _json([(b[1], b[0], b[2], b[3], b[4], b[5]) for b in locations]),
@@ -535,6 +567,9 @@ class _Writer:
         self.upsert = _sql(_PG_UPSERT if self.pg else _SQLITE_UPSERT)
         self.known = text(_PG_KNOWN if self.pg else _SQLITE_KNOWN)
         self.links = _sql(_PG_LINKS if self.pg else _SQLITE_LINKS)
+        # (type, name, CREATE statement) of what defer_indexes() dropped
+        self.deferred: list[tuple[str, str, str]] = []
+        self.fts_after_id = 0
         self.link_constants: dict[str, Any] = {
             "source": source,
             "actor": self.actor,
@@ -555,6 +590,43 @@ class _Writer:
             yield
         finally:
             self.conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
+
+    def defer_indexes(self, expected_rows: int) -> None:
+        """Drop the secondary indexes (SQLite) when ``expected_rows`` dwarfs the table;
+        :meth:`build_deferred` builds them again."""
+        if self.pg or expected_rows < _DEFER_MIN_ROWS:
+            return
+        conn = self.conn
+        held = int(conn.exec_driver_sql("SELECT count(*) FROM service_locations").scalar() or 0)
+        if held * _DEFER_RATIO > expected_rows:
+            return
+        self.fts_after_id = int(
+            conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM service_locations").scalar() or 0
+        )
+        deferrable = text(_SQLITE_DEFERRABLE).bindparams(bindparam("appended", expanding=True))
+        found = conn.execute(
+            deferrable, {"trigger": _FTS_INSERT_TRIGGER, "appended": _APPENDED_INDEXES}
+        )
+        self.deferred = [(kind, name, sql) for kind, name, sql in found]
+        for kind, name, _ in self.deferred:
+            conn.exec_driver_sql(f'DROP {kind.upper()} "{name}"')
+
+    def build_deferred(self) -> None:
+        """Build what :meth:`defer_indexes` dropped, and index the new locations' names and
+        addresses for the full-text search."""
+        if not self.deferred:
+            return
+        conn = self.conn
+        threads = conn.exec_driver_sql("PRAGMA threads").scalar()
+        conn.exec_driver_sql(f"PRAGMA threads = {_SORTER_THREADS}")
+        try:
+            for kind, _, sql in self.deferred:
+                if kind == "trigger":
+                    conn.execute(text(_SQLITE_FTS_FILL), {"after": self.fts_after_id})
+                conn.exec_driver_sql(sql)
+        finally:
+            conn.exec_driver_sql(f"PRAGMA threads = {int(threads or 0)}")
+        self.deferred = []
 
     def write(self, packed: _Packed) -> None:
         conn, report = self.conn, self.report
@@ -646,6 +718,7 @@ def import_accounts_csv(
         with engine.begin() as conn:
             writer = _Writer(conn, report, source=source, actor=actor, desk=desk)
             with writer.tuned():
+                writer.defer_indexes(total)
                 with contextlib.closing(reader.batches()) as batches:
                     for batch in batches:
                         if batch.packed is not None:
@@ -663,6 +736,7 @@ def import_accounts_csv(
                             ignored_columns=reader.ignored,
                         )
                     )
+                writer.build_deferred()
                 report.rows_read = reader.rows
                 report.errors = reader.errors
                 report.rows_skipped = reader.bad_rows

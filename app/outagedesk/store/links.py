@@ -5,42 +5,53 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, exists, select
+from sqlalchemy.orm import Session, aliased
 
 from outagedesk.domain.reports import LinkTarget
 from outagedesk.store.models import PhoneLink, ServiceLocation
 
+_account = aliased(ServiceLocation)
+# One indexed query: each link with its location's meter and life-support flag; a link to a
+# whole account is life-support when any of the account's locations is.
+_TARGETS = (
+    select(
+        PhoneLink.phone,
+        PhoneLink.account_number,
+        PhoneLink.service_location_id,
+        ServiceLocation.meter_id,
+        case(
+            (
+                PhoneLink.service_location_id.is_(None),
+                exists().where(
+                    _account.account_number == PhoneLink.account_number,
+                    _account.life_support.is_(True),
+                ),
+            ),
+            else_=ServiceLocation.life_support.is_(True),
+        ),
+    )
+    .select_from(PhoneLink)
+    .outerjoin(
+        ServiceLocation,
+        and_(
+            ServiceLocation.service_location_id == PhoneLink.service_location_id,
+            ServiceLocation.account_number == PhoneLink.account_number,
+        ),
+    )
+)
+
 
 def link_targets(session: Session, phones: Collection[str]) -> dict[str, list[LinkTarget]]:
-    """Every account/location each phone is linked to, in two indexed queries."""
+    """Every account/location each phone is linked to.
+
+    A link whose location is no longer the account's in the directory keeps its account and
+    location but has no meter (it resolves at address level) and no life-support flag.
+    """
     if not phones:
         return {}
-    links = session.execute(
-        select(PhoneLink.phone, PhoneLink.account_number, PhoneLink.service_location_id).where(
-            PhoneLink.phone.in_(phones)
-        )
-    ).all()
-    if not links:
-        return {}
-    accounts = {account for _, account, _ in links}
-    locations = session.execute(
-        select(
-            ServiceLocation.account_number,
-            ServiceLocation.service_location_id,
-            ServiceLocation.meter_id,
-            ServiceLocation.life_support,
-        ).where(ServiceLocation.account_number.in_(accounts))
-    ).all()
-    by_location = {loc: (meter, life) for _, loc, meter, life in locations}
-    account_life: dict[str, bool] = defaultdict(bool)
-    for account, _, _, life in locations:
-        account_life[account] |= life
+    rows = session.execute(_TARGETS.where(PhoneLink.phone.in_(phones)))
     found: dict[str, list[LinkTarget]] = defaultdict(list)
-    for phone, account, location in links:
-        if location is None:
-            found[phone].append(LinkTarget(account, None, None, account_life[account]))
-        else:
-            meter, life = by_location.get(location, (None, False))
-            found[phone].append(LinkTarget(account, location, meter, life))
+    for phone, account, location, meter, life in rows:
+        found[phone].append(LinkTarget(account, location, meter, bool(life)))
     return found
