@@ -440,12 +440,15 @@ _SQLITE_KNOWN = """
 SELECT count(*) FROM service_locations WHERE service_location_id IN
     (SELECT json_extract(value, '$[0]') FROM json_each(:rows))
 """
+# A location row's phones (element 6) become its links, sorted so the unique index's pages are
+# touched in order; SQLite sorts, without holding the GIL.
 _SQLITE_LINKS = """
 INSERT INTO phone_links (phone, account_number, service_location_id, source, created_by, desk,
                          created_at, reviewed, version)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+SELECT p.value, json_extract(l.value, '$[1]'), json_extract(l.value, '$[0]'),
        :source, :actor, :desk, :now, :reviewed, 1
-FROM json_each(:links) WHERE true
+FROM json_each(:rows) AS l, json_each(l.value, '$[6]') AS p WHERE true
+ORDER BY p.value
 ON CONFLICT (phone, account_number, service_location_id) DO NOTHING
 """
 
@@ -474,8 +477,9 @@ SELECT count(*) FROM service_locations WHERE service_location_id IN
 _PG_LINKS = """
 INSERT INTO phone_links (phone, account_number, service_location_id, source, created_by, desk,
                          created_at, reviewed, version)
-SELECT e->>0, e->>1, e->>2, :source, :actor, :desk, :now, :reviewed, 1
-FROM jsonb_array_elements(CAST(:links AS JSONB)) AS e
+SELECT p, l->>1, l->>0, :source, :actor, :desk, :now, :reviewed, 1
+FROM jsonb_array_elements(CAST(:rows AS JSONB)) AS l, jsonb_array_elements_text(l->6) AS p
+ORDER BY p
 ON CONFLICT (phone, account_number, service_location_id) DO NOTHING
 """
 
@@ -517,26 +521,21 @@ WHERE removed_at IS NULL
 
 @dataclass
 class _Packed:
-    """One batch as JSON text: ``rows`` for the locations, ``links`` (or None)."""
+    """One batch of locations as JSON text, each row with its phones (which become links)."""
 
     count: int
     rows: str
-    links: str | None
-
-
-def _json(rows: list[tuple[Any, ...]]) -> str:
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    has_phones: bool
 
 
 def _pack(batch: Sequence[_Location]) -> _Packed:
-    # Sorted batches touch the index pages in order. Links need no de-duplication: a location
-    # appears once in a file and a row's phones are distinct.
+    # Sorted batches touch the index pages in order.
     locations = sorted(batch, key=itemgetter(1))
-    links = sorted([(phone, b[0], b[1]) for b in batch for phone in b[6]], key=itemgetter(0))
+    rows = [(b[1], b[0], b[2], b[3], b[4], b[5], b[6]) for b in locations]
     return _Packed(
-        len(locations),
-        _json([(b[1], b[0], b[2], b[3], b[4], b[5]) for b in locations]),
-        _json(links) if links else None,
+        len(rows),
+        json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
+        any(b[6] for b in locations),
     )
 
 
@@ -637,8 +636,8 @@ class _Writer:
         report.locations_added += added
         report.locations_updated += written - added
         report.locations_unchanged += known - (written - added)
-        if packed.links is not None:
-            params = {"links": packed.links, **self.link_constants}
+        if packed.has_phones:
+            params = {**rows, **self.link_constants}
             report.links_added += conn.execute(self.links, params).rowcount
 
     def mark_removed(self, listed: Collection[str]) -> None:
