@@ -29,6 +29,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -250,6 +251,15 @@ def profile_slots(window: Any) -> dict[str, list[float]]:
     return times
 
 
+def run_queue_wait_ms() -> float:
+    """How long the calling thread has waited, runnable, for a CPU (Linux schedstat)."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat", encoding="ascii") as f:
+            return int(f.read().split()[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def cpu_pressure() -> str:
     """Linux PSI: how often runnable tasks waited for a CPU (other load on the machine)."""
     try:
@@ -434,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     parent.recv()
     heartbeat.start()
     sampler.start()
+    queued_before = run_queue_wait_ms()
     flood_start = time.perf_counter()
     flood_loop = QEventLoop()
     QTimer.singleShot(int(args.seconds * 1000), flood_loop.quit)
@@ -454,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"flood: {sent:,} texts sent in {flood:.1f} s ({sent / flood:.0f}/s); engine stored "
           f"{status.counters.received:,}, forwarded {status.counters.tickets:,}, "
           f"outbox backlog {status.backlog:,}")  # fmt: skip
-    print(f"CPU pressure after the flood: {cpu_pressure()}")
+    print(f"CPU pressure after the flood: {cpu_pressure()}; the GUI thread waited "
+          f"{run_queue_wait_ms() - queued_before:.0f} ms for a CPU during the flood")  # fmt: skip
     print(f"GUI heartbeat: {len(ticks):,} ticks; stall max {max(stalls):.1f} ms, "
           f"p99 {percentile(stalls, 99):.1f} ms, p99.9 {percentile(stalls, 99.9):.1f} ms, "
           f"median {statistics.median(stalls):.2f} ms; "

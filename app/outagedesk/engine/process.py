@@ -222,6 +222,7 @@ class EngineProcess:
         self.restarts = 0
         self.exitcode: int | None = None
         """The last child's exit code (0 after a clean stop)."""
+        self._stopped_cleanly = True  # also when stopped with no child running (or never started)
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -248,8 +249,10 @@ class EngineProcess:
 
     @property
     def pid(self) -> int | None:
+        """The current child's process id; None between children."""
+        # Not is_alive(): waiting on the child from two threads could reap it twice.
         child = self._child
-        return child.pid if child is not None and child.is_alive() else None
+        return child.pid if child is not None else None
 
     def start(self) -> None:
         self._thread.start()
@@ -268,20 +271,20 @@ class EngineProcess:
         with self._lock:
             self._stopping.set()
         self._send("stop")
-        if not self._thread.is_alive():
-            return self.exitcode in (0, None)
+        if self._thread.ident is None:
+            return True  # never started
         self._thread.join(timeout)
         if not self._thread.is_alive():
-            return self.exitcode == 0
-        child = self._child
-        if child is not None:
-            log.error("the engine process did not stop within %.0f s: terminating it", timeout)
-            child.terminate()
-            child.join(KILL_WAIT)
-            if child.is_alive():
-                child.kill()
-                child.join(KILL_WAIT)
-        self._thread.join(KILL_WAIT)
+            return self._stopped_cleanly
+        with self._lock:
+            child = self._child
+        # Only the link thread waits on the child (two waiters could reap it twice).
+        for end in (BaseProcess.terminate, BaseProcess.kill):
+            if child is None or not self._thread.is_alive():
+                break
+            log.error("the engine process did not stop within %.0f s: %s", timeout, end.__name__)
+            end(child)
+            self._thread.join(KILL_WAIT)
         return False
 
     # -- the link thread -------------------------------------------------------------------------
@@ -325,13 +328,14 @@ class EngineProcess:
                 child, conn = spawned
                 self._relay(child, conn)
                 with self._lock:
-                    self._conn = None
+                    self._child, self._conn = None, None
                     self._counted = _add_counters(self._counted, self._status.counters)
                     self._status.counters = Counters()
                 conn.close()
                 self.exitcode = child.exitcode
                 if self._stopping.is_set():
                     log.info("engine process stopped (exit code %s)", child.exitcode)
+                    self._stopped_cleanly = child.exitcode == 0
                     return
                 self.error = EngineExited(f"the engine process ended (exit code {child.exitcode})")
             if time.monotonic() - started > HEALTHY_AFTER:
