@@ -99,8 +99,11 @@ def _stacks() -> str:
 
 def engine_runner(config: EngineConfig, db: Database, *, in_process: bool = True) -> EngineHandle:
     """The engine for ``db`` (already migrated), in a child process or on a thread."""
-    if in_process:
-        return EngineProcess(config, db.engine.url.render_as_string(hide_password=False))
+    url = db.engine.url
+    # An in-memory SQLite database exists in this process alone: no other can share it.
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    if in_process and not in_memory:
+        return EngineProcess(config, url.render_as_string(hide_password=False))
     return EngineThread(OutageEngine(config, db.sessions))
 
 
