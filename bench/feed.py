@@ -392,10 +392,25 @@ def main(argv: list[str] | None = None) -> int:
 
     # -- the flood ------------------------------------------------------------------------------
     ticks: list[float] = []
+    # With --diagnose, the GUI thread's scheduler counters at each tick (ns on a CPU, ns
+    # runnable but waiting for one): they tell what a long gap was made of.
+    sched: list[tuple[int, int]] = []
+    schedstat = (
+        os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
+        if args.diagnose
+        else None
+    )
+
+    def beat() -> None:
+        ticks.append(time.perf_counter())
+        if schedstat is not None:
+            on_cpu, waiting = os.pread(schedstat, 64, 0).split()[:2]
+            sched.append((int(on_cpu), int(waiting)))
+
     heartbeat = QTimer()
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
     heartbeat.setInterval(1)
-    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    heartbeat.timeout.connect(beat)
     memory: list[float] = []
     engine_memory: list[float] = []
 
@@ -432,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"baseline, nothing arriving ({args.baseline:g} s): stall max {max(idle):.1f} ms, "
           f"p99 {percentile(idle, 99):.1f} ms; CPU pressure: {cpu_pressure()}")  # fmt: skip
     ticks.clear()
+    sched.clear()
 
     gc.callbacks.append(on_gc)
     slot_times = profile_slots(window)
@@ -479,6 +495,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"stalls > 50 ms overlapping a garbage collection > 5 ms: {with_gc} of "
               f"{len(long_stalls)}")  # fmt: skip
+        long_gaps = [i for i in range(len(sched) - 1) if ticks[i + 1] - ticks[i] > 0.05]
+        total = sum(ticks[i + 1] - ticks[i] for i in long_gaps) * 1000
+        ran = sum(sched[i + 1][0] - sched[i][0] for i in long_gaps) / 1e6
+        queued = sum(sched[i + 1][1] - sched[i][1] for i in long_gaps) / 1e6
+        slept = total - ran - queued
+        print(f"stalls > 50 ms: {total:.0f} ms in all; the GUI thread ran {ran:.0f} ms, waited "
+              f"for a CPU {queued:.0f} ms, slept (GIL, I/O) {slept:.0f} ms")  # fmt: skip
+        for i in sorted(long_gaps, key=lambda i: ticks[i] - ticks[i + 1])[:8]:
+            print(f"  {(ticks[i + 1] - ticks[i]) * 1000:6.1f} ms: ran "
+                  f"{(sched[i + 1][0] - sched[i][0]) / 1e6:5.1f}, waited for a CPU "
+                  f"{(sched[i + 1][1] - sched[i][1]) / 1e6:5.1f}")  # fmt: skip
     worst_gc = max(gc_pauses, key=lambda g: g[1], default=(0, 0.0))
     print(f"garbage collections: {len(gc_pauses):,}, longest {worst_gc[1]:.1f} ms "
           f"(generation {worst_gc[0]})")  # fmt: skip
