@@ -3,14 +3,15 @@
     .venv/bin/python bench/feed.py                    # 200,000 reports, 1,000 texts/s for 30 s
     .venv/bin/python bench/feed.py --reports 50000 --seconds 10
 
-What it measures, with the real window, the real engine thread and the simulator:
+What it measures, with the real window, the real engine (in a child process, as the window runs
+it; ``--engine-thread`` puts it on a thread of the window's process instead) and the simulator:
 
 * the time to build the database (bulk Core inserts) and to open the window and show the feed;
 * how long the first page of a filter and of a search over every report takes;
 * the longest GUI-thread stall while ``--rate`` texts per second arrive for ``--seconds``: a
   1 ms precise QTimer records when it fires; every gap beyond 1 ms is the GUI thread being busy
   (or waiting for the GIL). Targets: max ≤ 50 ms, p99 ≤ 16 ms;
-* the process's resident memory (target ≤ 300 MB).
+* the window process's resident memory (target ≤ 300 MB), and the engine process's.
 
 The simulator runs in a child process, as a real gateway and OMS would: what is measured is the
 console (window + engine), not the fake servers. Qt uses the offscreen platform unless DISPLAY is
@@ -28,6 +29,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -41,10 +43,10 @@ BODIES = (
 )  # fmt: skip
 
 
-def rss_mb() -> tuple[float, float]:
-    """(current, peak) resident set size of this process in MB."""
+def rss_mb(pid: int | None = None) -> tuple[float, float]:
+    """(current, peak) resident set size of this process (or of ``pid``) in MB."""
     now = peak = 0.0
-    with open("/proc/self/status", encoding="ascii") as f:
+    with open(f"/proc/{pid or 'self'}/status", encoding="ascii") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 now = int(line.split()[1]) / 1024
@@ -249,6 +251,15 @@ def profile_slots(window: Any) -> dict[str, list[float]]:
     return times
 
 
+def run_queue_wait_ms() -> float:
+    """How long the calling thread has waited, runnable, for a CPU (Linux schedstat)."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat", encoding="ascii") as f:
+            return int(f.read().split()[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def cpu_pressure() -> str:
     """Linux PSI: how often runnable tasks waited for a CPU (other load on the machine)."""
     try:
@@ -282,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hide-view", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-live", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-freeze", action="store_true", help="skip gc.freeze() after start")
+    parser.add_argument(
+        "--engine-thread", action="store_true", help="run the engine on a thread of this process"
+    )
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -298,12 +312,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from outagedesk.config import Settings
     from outagedesk.directory import import_directory_rows
-    from outagedesk.engine.core import OutageEngine
-    from outagedesk.engine.runner import EngineThread
+    from outagedesk.engine.process import EngineProcess
     from outagedesk.runtime import engine_config, open_database
     from outagedesk.store.feed import FeedFilter, FeedQuery
     from outagedesk.ui.app import freeze_heap, tune_interpreter
-    from outagedesk.ui.backend import Backend
+    from outagedesk.ui.backend import Backend, engine_runner
     from outagedesk.ui.main_window import MainWindow
 
     tune_interpreter(freeze=False)
@@ -337,8 +350,11 @@ def main(argv: list[str] | None = None) -> int:
         statements.append(time.perf_counter())
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    engine = OutageEngine(engine_config(settings), db.sessions)
-    backend = Backend(settings, db, engine, EngineThread(engine))
+    engine = engine_runner(engine_config(settings), db, in_process=not args.engine_thread)
+    backend = Backend(settings, db, engine)
+    print(
+        f"engine: {'a thread of the window process' if args.engine_thread else 'a child process'}"
+    )
     rss_before = rss_mb()[0]
 
     t_open = time.perf_counter()
@@ -376,14 +392,37 @@ def main(argv: list[str] | None = None) -> int:
 
     # -- the flood ------------------------------------------------------------------------------
     ticks: list[float] = []
+    # With --diagnose, the GUI thread's scheduler counters at each tick (ns on a CPU, ns
+    # runnable but waiting for one): they tell what a long gap was made of.
+    sched: list[tuple[int, int]] = []
+    schedstat = (
+        os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
+        if args.diagnose
+        else None
+    )
+
+    def beat() -> None:
+        ticks.append(time.perf_counter())
+        if schedstat is not None:
+            on_cpu, waiting = os.pread(schedstat, 64, 0).split()[:2]
+            sched.append((int(on_cpu), int(waiting)))
+
     heartbeat = QTimer()
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
     heartbeat.setInterval(1)
-    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    heartbeat.timeout.connect(beat)
     memory: list[float] = []
+    engine_memory: list[float] = []
+
+    def sample_memory() -> None:
+        memory.append(rss_mb()[0])
+        pid = engine.pid if isinstance(engine, EngineProcess) else None
+        if pid is not None:
+            engine_memory.append(rss_mb(pid)[0])
+
     sampler = QTimer()
     sampler.setInterval(1000)
-    sampler.timeout.connect(lambda: memory.append(rss_mb()[0]))
+    sampler.timeout.connect(sample_memory)
 
     gc_pauses: list[tuple[int, float]] = []
     gc_spans: list[tuple[float, float]] = []
@@ -408,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"baseline, nothing arriving ({args.baseline:g} s): stall max {max(idle):.1f} ms, "
           f"p99 {percentile(idle, 99):.1f} ms; CPU pressure: {cpu_pressure()}")  # fmt: skip
     ticks.clear()
+    sched.clear()
 
     gc.callbacks.append(on_gc)
     slot_times = profile_slots(window)
@@ -420,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     parent.recv()
     heartbeat.start()
     sampler.start()
+    queued_before = run_queue_wait_ms()
     flood_start = time.perf_counter()
     flood_loop = QEventLoop()
     QTimer.singleShot(int(args.seconds * 1000), flood_loop.quit)
@@ -440,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"flood: {sent:,} texts sent in {flood:.1f} s ({sent / flood:.0f}/s); engine stored "
           f"{status.counters.received:,}, forwarded {status.counters.tickets:,}, "
           f"outbox backlog {status.backlog:,}")  # fmt: skip
-    print(f"CPU pressure after the flood: {cpu_pressure()}")
+    print(f"CPU pressure after the flood: {cpu_pressure()}; the GUI thread waited "
+          f"{run_queue_wait_ms() - queued_before:.0f} ms for a CPU during the flood")  # fmt: skip
     print(f"GUI heartbeat: {len(ticks):,} ticks; stall max {max(stalls):.1f} ms, "
           f"p99 {percentile(stalls, 99):.1f} ms, p99.9 {percentile(stalls, 99.9):.1f} ms, "
           f"median {statistics.median(stalls):.2f} ms; "
@@ -453,6 +495,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"stalls > 50 ms overlapping a garbage collection > 5 ms: {with_gc} of "
               f"{len(long_stalls)}")  # fmt: skip
+        long_gaps = [i for i in range(len(sched) - 1) if ticks[i + 1] - ticks[i] > 0.05]
+        total = sum(ticks[i + 1] - ticks[i] for i in long_gaps) * 1000
+        ran = sum(sched[i + 1][0] - sched[i][0] for i in long_gaps) / 1e6
+        queued = sum(sched[i + 1][1] - sched[i][1] for i in long_gaps) / 1e6
+        slept = total - ran - queued
+        print(f"stalls > 50 ms: {total:.0f} ms in all; the GUI thread ran {ran:.0f} ms, waited "
+              f"for a CPU {queued:.0f} ms, slept (GIL, I/O) {slept:.0f} ms")  # fmt: skip
+        for i in sorted(long_gaps, key=lambda i: ticks[i] - ticks[i + 1])[:8]:
+            print(f"  {(ticks[i + 1] - ticks[i]) * 1000:6.1f} ms: ran "
+                  f"{(sched[i + 1][0] - sched[i][0]) / 1e6:5.1f}, waited for a CPU "
+                  f"{(sched[i + 1][1] - sched[i][1]) / 1e6:5.1f}")  # fmt: skip
     worst_gc = max(gc_pauses, key=lambda g: g[1], default=(0, 0.0))
     print(f"garbage collections: {len(gc_pauses):,}, longest {worst_gc[1]:.1f} ms "
           f"(generation {worst_gc[0]})")  # fmt: skip
@@ -466,6 +519,10 @@ def main(argv: list[str] | None = None) -> int:
     now, peak = rss_mb()
     print(f"memory: RSS {now:.0f} MB now, {max(memory or [now]):.0f} MB max during the flood, "
           f"{peak:.0f} MB peak; {rss_before:.0f} MB before the window")  # fmt: skip
+    if engine_memory:
+        print(f"engine process memory: RSS {engine_memory[-1]:.0f} MB at the end, "
+              f"{max(engine_memory):.0f} MB max during the flood")  # fmt: skip
+    print(f"load average after the flood: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
     t_quit = time.perf_counter()
     window.close()

@@ -24,12 +24,10 @@ from pytestqt.qtbot import QtBot
 
 from outagedesk.config import Settings
 from outagedesk.directory import import_directory_rows
-from outagedesk.engine.core import OutageEngine
-from outagedesk.engine.runner import EngineThread
 from outagedesk.ops.base import Actor
 from outagedesk.runtime import engine_config, open_database
 from outagedesk.sim import Simulator, TrafficMix
-from outagedesk.ui.backend import Backend
+from outagedesk.ui.backend import Backend, engine_runner
 from outagedesk.ui.main_window import MainWindow
 from ui.uisupport import close_window, our_threads
 
@@ -76,7 +74,7 @@ def linked_phone(sim: Simulator) -> str:
 def make_backend(tmp_path: Path, sim: Simulator) -> Iterator[Callable[[], Backend]]:
     made: list[Backend] = []
 
-    def make() -> Backend:
+    def make(*, engine_in_process: bool = False) -> Backend:
         data = tmp_path / f"data{len(made)}"
         settings = Settings(
             data_dir=data,
@@ -91,14 +89,15 @@ def make_backend(tmp_path: Path, sim: Simulator) -> Iterator[Callable[[], Backen
         if not made:
             import_directory_rows(db.engine, sim.directory, source="directory", actor="test")
         config = dataclasses.replace(engine_config(settings), **FAST)
-        engine = OutageEngine(config, db.sessions)
-        backend = Backend(settings, db, engine, EngineThread(engine))
+        # A thread keeps each window test quick; the child process the window runs by
+        # default has tests of its own.
+        backend = Backend(settings, db, engine_runner(config, db, in_process=engine_in_process))
         made.append(backend)
         return backend
 
     yield make
     for backend in made:
-        if backend.thread is not None and backend.thread.running:
+        if backend.engine is not None and backend.engine.running:
             backend.stop()
 
 

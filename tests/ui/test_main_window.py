@@ -272,7 +272,7 @@ def test_window_state_persists_between_runs(
 
 
 def test_ctrl_q_stops_everything_cleanly(qtbot: QtBot, window: MainWindow) -> None:
-    engine_thread = window.backend.thread
+    engine_thread = window.backend.engine
     assert engine_thread is not None
     assert engine_thread.running
     quit_action = window.findChild(QAction, "actionQuit")

@@ -69,6 +69,8 @@ class EngineConfig:
     idle_interval: float = 1.0
     forward_batch: int = 200
     forward_concurrency: int = 8
+    forward_idle_wait: float = 5.0
+    """Longest sleep of the forwarder with nothing due; a wake (a re-send, a reply) ends it."""
     lease_seconds: float = 120.0
     auth_retry_seconds: float = 60.0
     backoff_cap: float = 60.0
@@ -117,6 +119,15 @@ class EngineStatus:
     backlog: int = 0
     gateway_has_more: bool = False
 
+    def copy(self) -> EngineStatus:
+        return EngineStatus(
+            replace(self.gateway),
+            replace(self.oms),
+            replace(self.counters),
+            self.backlog,
+            self.gateway_has_more,
+        )
+
 
 class OutageEngine:
     def __init__(
@@ -146,13 +157,7 @@ class OutageEngine:
     # -- state seen from any thread ---------------------------------------------------------
     def status(self) -> EngineStatus:
         with self._status_lock:
-            return EngineStatus(
-                replace(self._status.gateway),
-                replace(self._status.oms),
-                replace(self._status.counters),
-                self._status.backlog,
-                self._status.gateway_has_more,
-            )
+            return self._status.copy()
 
     def stop(self) -> None:
         """Ask the engine to stop; safe from any thread and before ``run`` started."""
@@ -370,9 +375,9 @@ class OutageEngine:
         backlog = await self._db(outbox.backlog)
         with self._status_lock:
             self._status.backlog = backlog
-        timeout = 5.0
+        timeout = self.config.forward_idle_wait
         if due is not None:
-            timeout = min(max((due - utcnow()).total_seconds(), 0.05), 5.0)
+            timeout = min(max((due - utcnow()).total_seconds(), 0.05), timeout)
         await self._wait_for(self._wake, timeout)
 
     async def _deliver_batch(

@@ -23,8 +23,9 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    # WAL lets the desk read while the engine writes; FULL sync makes every acknowledged
-    # commit survive a power cut; foreign keys are off by default in SQLite.
+    # WAL lets the desk read while the engine (another process) writes; FULL sync makes every
+    # acknowledged commit survive a power cut; foreign keys are off by default in SQLite. The
+    # busy timeout queues the window's writes (links, re-sends) behind the engine's and back.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")

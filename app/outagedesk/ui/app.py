@@ -56,8 +56,9 @@ SWITCH_INTERVAL = 0.002
 
 
 def tune_interpreter(switch_interval: float = SWITCH_INTERVAL, *, freeze: bool = True) -> None:
-    """The engine thread shares the interpreter with the window: hand the GIL back to the
-    GUI thread sooner than CPython's default 5 ms, so a busy engine cannot stall painting."""
+    """The window's database workers (and the engine, when it runs on a thread) share the
+    interpreter with the GUI thread: hand the GIL back to it sooner than CPython's default
+    5 ms, so they cannot stall painting."""
     sys.setswitchinterval(switch_interval)
     if freeze:
         freeze_heap()

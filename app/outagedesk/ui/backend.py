@@ -1,5 +1,9 @@
-"""What the window runs on: the database, the engine thread and, in the demo and in training,
-the simulator.
+"""What the window runs on: the database, the engine and, in the demo and in training, the
+simulator.
+
+The engine runs in a child process of its own (see ``outagedesk.engine.process``), so that its
+work never holds the interpreter lock the window paints with; ``engine_in_process=False`` keeps
+it on a thread of the window's process instead.
 
 Everything here blocks (migrations, starting servers, joining threads), so the window calls it
 from a worker thread, never from the GUI thread.
@@ -21,8 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from outagedesk.config import Settings
-from outagedesk.engine.core import OutageEngine
-from outagedesk.engine.runner import EngineThread
+from outagedesk.engine.core import EngineConfig, OutageEngine
+from outagedesk.engine.process import EngineProcess
+from outagedesk.engine.runner import EngineHandle, EngineThread
 from outagedesk.runtime import Database, engine_config, open_database
 
 if TYPE_CHECKING:
@@ -42,8 +47,7 @@ DEMO_BACKLOG = 40
 class Backend:
     settings: Settings
     db: Database
-    engine: OutageEngine | None = None
-    thread: EngineThread | None = None
+    engine: EngineHandle | None = None
     sim: Simulator | None = None
     scratch_dir: Path | None = None
     traffic_rate: float = 0.0
@@ -54,9 +58,9 @@ class Backend:
         return self.sim is not None and self.training is None
 
     def start(self) -> None:
-        """Start the engine thread and, in the demo, the traffic (returns at once)."""
-        if self.thread is not None and not self.thread.running:
-            self.thread.start()
+        """Start the engine and, in the demo, the traffic (returns at once)."""
+        if self.engine is not None and not self.engine.running:
+            self.engine.start()
         if self.sim is not None and self.traffic_rate > 0 and not self.sim.traffic.running:
             self.sim.traffic.start(self.sim.gateway, self.traffic_rate)
 
@@ -68,12 +72,10 @@ class Backend:
             self.training.replayer.close()
         if self.sim is not None:
             self.sim.traffic.stop()
-        if self.thread is not None:
-            ok = self.thread.stop(timeout)
+        if self.engine is not None:
+            ok = self.engine.stop(timeout)
             if not ok:
                 log.error("the engine did not stop within %.0f s; threads:\n%s", timeout, _stacks())
-        elif self.engine is not None:
-            self.engine.stop()
         if self.training is not None:
             self.training.close()  # the simulator and the database; the session file stays
         else:
@@ -95,12 +97,21 @@ def _stacks() -> str:
     return "\n".join(parts)
 
 
-def open_backend(settings: Settings) -> Backend:
+def engine_runner(config: EngineConfig, db: Database, *, in_process: bool = True) -> EngineHandle:
+    """The engine for ``db`` (already migrated), in a child process or on a thread."""
+    url = db.engine.url
+    # An in-memory SQLite database exists in this process alone: no other can share it.
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    if in_process and not in_memory:
+        return EngineProcess(config, url.render_as_string(hide_password=False))
+    return EngineThread(OutageEngine(config, db.sessions))
+
+
+def open_backend(settings: Settings, *, engine_in_process: bool = True) -> Backend:
     """The configured gateway, OMS and database (raises SettingsError naming the fix)."""
     config = engine_config(settings)
     db = open_database(settings)
-    engine = OutageEngine(config, db.sessions)
-    return Backend(settings, db, engine, EngineThread(engine))
+    return Backend(settings, db, engine_runner(config, db, in_process=engine_in_process))
 
 
 def start_demo(
@@ -110,6 +121,7 @@ def start_demo(
     rate: float | None = None,
     directory_size: int = DEMO_DIRECTORY_SIZE,
     backlog: int = DEMO_BACKLOG,
+    engine_in_process: bool = True,
 ) -> Backend:
     """The simulator on loopback, a throw-away SQLite database, the directory loaded."""
     from outagedesk.directory import import_directory_rows
@@ -134,7 +146,7 @@ def start_demo(
         )
         db = open_database(demo_settings)
         import_directory_rows(db.engine, sim.directory, source="directory", actor="demo")
-        engine = OutageEngine(engine_config(demo_settings), db.sessions)
+        engine = engine_runner(engine_config(demo_settings), db, in_process=engine_in_process)
         if backlog:
             sim.traffic.feed(sim.gateway, backlog)
     except BaseException:
@@ -144,7 +156,7 @@ def start_demo(
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     log.info("demo: simulator at %s and %s, database in %s", sim.gateway_url, sim.oms_url, scratch)
-    return Backend(demo_settings, db, engine, EngineThread(engine), sim, scratch, traffic_rate=rate)
+    return Backend(demo_settings, db, engine, sim, scratch, traffic_rate=rate)
 
 
 def start_training(
@@ -153,6 +165,7 @@ def start_training(
     *,
     data_dir: Path | None = None,
     config_overrides: Mapping[str, Any] | None = None,
+    engine_in_process: bool = True,
 ) -> Backend:
     """Training mode: the simulator, a training database of its own, the scenario loaded.
 
@@ -168,7 +181,7 @@ def start_training(
         config = rig.engine_config
         if config_overrides:
             config = dataclasses.replace(config, **config_overrides)
-        engine = OutageEngine(config, rig.db.sessions)
+        engine = engine_runner(config, rig.db, in_process=engine_in_process)
     except BaseException:
         rig.close()
         raise
@@ -179,4 +192,4 @@ def start_training(
         rig.sim.oms_url,
         rig.db_path,
     )
-    return Backend(rig.settings, rig.db, engine, EngineThread(engine), rig.sim, training=rig)
+    return Backend(rig.settings, rig.db, engine, rig.sim, training=rig)

@@ -1,4 +1,5 @@
-"""Engine events (published on the engine's thread) turned into queued Qt signals."""
+"""Engine events (published on the engine's thread, or on the thread relaying the engine
+process) turned into queued Qt signals."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class EngineBridge(QObject):
         super().__init__(parent)
         self._unsubscribe = bus.subscribe(self._on_event) if bus is not None else None
 
-    def _on_event(self, event: Event) -> None:  # engine thread
+    def _on_event(self, event: Event) -> None:  # engine or relay thread
         if isinstance(event, MessagesStored):
             self.messagesStored.emit(event)
         elif isinstance(event, ReportsChanged):

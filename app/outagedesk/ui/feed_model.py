@@ -377,8 +377,8 @@ class FeedModel(QAbstractTableModel):
 
     # Painting a cell costs the view one ``index()`` and one ``multiData()`` call into Python
     # instead of a ``rowCount``, a ``columnCount`` and seven ``data()`` calls. Each call from
-    # C++ into Python takes the GIL, and with the engine thread busy every take can wait: fewer
-    # calls is what keeps painting short during a storm.
+    # C++ into Python takes the GIL, and with the database workers busy every take can wait:
+    # fewer calls is what keeps painting short during a storm.
     def index(
         self,
         row: int,
