@@ -47,6 +47,9 @@ def test_the_window_follows_an_engine_process_through_a_crash(
     assert "restarting" in window.status_gateway.link.detail
     assert window.status_oms.state == LinkState.OFFLINE
     assert window.banner.isVisible()
+    # The banner blames the engine, not the gateway or the OMS.
+    qtbot.waitUntil(lambda: "engine process ended" in window.banner.label.text(), timeout=5_000)
+    assert "Gateway OFFLINE" not in window.banner.label.text()
 
     qtbot.waitUntil(lambda: engine.pid not in (None, first), timeout=WAIT)
     sim.gateway.add_message(from_=linked_phone, body="OUT after the crash")

@@ -118,6 +118,8 @@ class EngineStatus:
     counters: Counters = field(default_factory=Counters)
     backlog: int = 0
     gateway_has_more: bool = False
+    engine_down: str | None = None
+    """Why no engine runs at the moment (its process ended and is being restarted)."""
 
     def copy(self) -> EngineStatus:
         return EngineStatus(
@@ -126,6 +128,7 @@ class EngineStatus:
             replace(self.counters),
             self.backlog,
             self.gateway_has_more,
+            self.engine_down,
         )
 
 

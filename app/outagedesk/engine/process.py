@@ -396,6 +396,7 @@ class EngineProcess:
             status = self._status.copy()
             status.gateway = LinkStatus(LinkState.OFFLINE, detail, status.gateway.last_ok)
             status.oms = LinkStatus(LinkState.OFFLINE, detail, status.oms.last_ok)
+            status.engine_down = detail
             self._status = status
         for name, link in (("gateway", status.gateway), ("oms", status.oms)):
             self._bus.publish(ConnectionChanged(name, link.state, link.detail, link.last_ok))

@@ -94,7 +94,13 @@ from outagedesk.ui.sign_in import (
     ChangePasswordDialog,
     LockOverlay,
 )
-from outagedesk.ui.status import ConnectionBanner, RateMeter, StatusIndicator, banner_problem
+from outagedesk.ui.status import (
+    ConnectionBanner,
+    RateMeter,
+    StatusIndicator,
+    banner_problem,
+    engine_down_problem,
+)
 from outagedesk.ui.training_mode import TRAINEE, TRAINING_TITLE, TrainingMode, launch_training
 from outagedesk.ui.worker import DbWorker
 
@@ -1240,14 +1246,17 @@ class MainWindow(QMainWindow):
         rate = f"Reports: {self._rate.per_minute():.0f}/min"
         if self.status_rate.text() != rate:
             self.status_rate.setText(rate)
-        problems = [
-            p
-            for p in (
-                banner_problem("Gateway", status.gateway),
-                banner_problem("OMS", status.oms),
-            )
-            if p
-        ]
+        if status.engine_down:
+            problems = [engine_down_problem(status.engine_down)]
+        else:
+            problems = [
+                p
+                for p in (
+                    banner_problem("Gateway", status.gateway),
+                    banner_problem("OMS", status.oms),
+                )
+                if p
+            ]
         self.banner.show_problems(problems)
 
     def _update_feed_label(self, *_args: Any) -> None:

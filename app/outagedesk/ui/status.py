@@ -115,6 +115,11 @@ class ConnectionBanner(QFrame):
             self.hide()
 
 
+def engine_down_problem(detail: str) -> str:
+    """The banner while the engine process is being restarted: the links are not at fault."""
+    return f"{detail[:1].upper()}{detail[1:]}: no texts are fetched and no reports sent meanwhile"
+
+
 def banner_problem(name: str, link: LinkStatus) -> str | None:
     if link.state == LinkState.OFFLINE:
         what = "texts are not arriving" if name == "Gateway" else "reports are not reaching it"
