@@ -92,8 +92,6 @@ _APPENDED_INDEXES = (
     "ix_phone_links_source",
     "ix_service_locations_removed",
 )
-# Threads SQLite's sorter may use to build an index (it uses none unless told).
-_SORTER_THREADS = 2
 
 # account, service location, meter, customer name, address, life support, E.164 phones
 _Location = tuple[str, str, str | None, str, str, bool, tuple[str, ...]]
@@ -616,15 +614,10 @@ class _Writer:
         if not self.deferred:
             return
         conn = self.conn
-        threads = conn.exec_driver_sql("PRAGMA threads").scalar()
-        conn.exec_driver_sql(f"PRAGMA threads = {_SORTER_THREADS}")
-        try:
-            for kind, _, sql in self.deferred:
-                if kind == "trigger":
-                    conn.execute(text(_SQLITE_FTS_FILL), {"after": self.fts_after_id})
-                conn.exec_driver_sql(sql)
-        finally:
-            conn.exec_driver_sql(f"PRAGMA threads = {int(threads or 0)}")
+        for kind, _, sql in self.deferred:
+            if kind == "trigger":
+                conn.execute(text(_SQLITE_FTS_FILL), {"after": self.fts_after_id})
+            conn.exec_driver_sql(sql)
         self.deferred = []
 
     def write(self, packed: _Packed) -> None:
