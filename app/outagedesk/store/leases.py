@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from outagedesk.domain.backoff import backoff_delay
 from outagedesk.store.models import Base, OutboxTask
 
 OUTBOX = Base.metadata.tables[OutboxTask.__tablename__]
@@ -39,7 +40,23 @@ RETRY = (
         last_error=bindparam("error"),
     )
 )
-"""Parameters: ``task_id``, ``due``, ``error``."""
+"""Parameters: ``task_id``, ``due``, ``error``; see :func:`retry_params`."""
+
+
+def retry_params(
+    task_id: int,
+    attempts: int,
+    now: datetime,
+    error: str | None,
+    retry_after: float | None = None,
+    cap: float = 60.0,
+) -> dict[str, Any]:
+    """:data:`RETRY` parameters for a failed attempt: the server's ``Retry-After`` if it gave
+    one, else backoff on the count. ``attempts`` is the count as claimed: the lease kept
+    everyone else off the task, so this attempt is the next one."""
+    delay = retry_after or backoff_delay(attempts + 1, cap=cap)
+    return {"task_id": task_id, "due": now + timedelta(seconds=max(delay, 0.05)), "error": error}
+
 
 RELEASE = (
     update(OUTBOX)

@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from outagedesk.domain.backoff import backoff_delay
 from outagedesk.domain.consent import ConsentState, Purpose, may_send, replay
-from outagedesk.store.leases import FINISH, OUTBOX, RELEASE, RETRY, lease_due
+from outagedesk.store.leases import FINISH, OUTBOX, RELEASE, RETRY, lease_due, retry_params
 from outagedesk.store.models import Base, ConsentRecord, OutboundText, OutboxTask, utcnow
 
 TEXTS = Base.metadata.tables[OutboundText.__tablename__]
@@ -169,11 +167,11 @@ def claim_texts(
     }
     states = consent_states(session, {text.phone for text in texts.values()})
     claimed: list[ClaimedText] = []
-    blocked: list[int] = []
+    blocked: dict[int, int] = {}  # task id -> text id, for texts the guard now refuses
     for task_id, outbound_pk, attempts in leased:
         text = texts[outbound_pk]
         if not may_send(states[text.phone], text.keyword, Purpose(text.purpose)):
-            blocked.append(task_id)
+            blocked[task_id] = outbound_pk
             continue
         payload = {
             "to": text.phone,
@@ -184,10 +182,17 @@ def claim_texts(
         claimed.append(ClaimedText(task_id, outbound_pk, payload, attempts))
     if blocked:
         detail = "the number opted out before it was sent"
-        session.execute(FINISH, [{"task_id": t, "at": now, "error": detail} for t in blocked])
+        # Closed unsent: no attempt is counted.
+        session.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(list(blocked)))
+            .values(
+                done=True, finished_at=now, last_error=detail, lease_until=None, lease_owner=None
+            )
+        )
         session.execute(
             update(TEXTS)
-            .where(TEXTS.c.id.in_(select(OUTBOX.c.outbound_pk).where(OUTBOX.c.id.in_(blocked))))
+            .where(TEXTS.c.id.in_(list(blocked.values())))
             .values(state=TextState.BLOCKED, detail=detail)
         )
     session.commit()
@@ -227,10 +232,10 @@ def record_sends(session: Session, results: list[SendResult], retry_cap: float =
         if result.outcome == "auth":
             released.append({"task_id": task_id})
         elif result.outcome == "retry":
-            # The lease kept everyone else off the task: its count is still the claimed one.
-            delay = result.retry_after or backoff_delay(result.text.attempts + 1, cap=retry_cap)
-            due = now + timedelta(seconds=max(delay, 0.05))
-            retried.append({"task_id": task_id, "due": due, "error": result.detail})
+            attempts = result.text.attempts
+            retried.append(
+                retry_params(task_id, attempts, now, result.detail, result.retry_after, retry_cap)
+            )
         else:
             sent = result.outcome == "sent"
             error = None if sent else result.detail

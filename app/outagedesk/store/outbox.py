@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from outagedesk.domain.backoff import backoff_delay
 from outagedesk.domain.reports import ReportState
 from outagedesk.oms.webhook import OmsOutcome, OutcomeKind
 from outagedesk.store.ingest import OMS_TASK
-from outagedesk.store.leases import FINISH, OUTBOX, RETRY, lease_due
+from outagedesk.store.leases import FINISH, OUTBOX, RETRY, lease_due, retry_params
 from outagedesk.store.models import Base, OmsAttempt, OutboxTask, Report, utcnow
 
 REPORTS = Base.metadata.tables[Report.__tablename__]
@@ -111,10 +110,16 @@ def record_deliveries(
             }
         )
         if outcome.kind in (OutcomeKind.TRANSIENT, OutcomeKind.AUTH):
-            # The lease kept everyone else off the task: its count is still the claimed one.
-            delay = outcome.retry_after or backoff_delay(task.attempts + 1, cap=retry_cap)
-            due = now + timedelta(seconds=max(delay, 0.05))
-            retried.append({"task_id": task.task_id, "due": due, "error": outcome.message})
+            retried.append(
+                retry_params(
+                    task.task_id,
+                    task.attempts,
+                    now,
+                    outcome.message,
+                    outcome.retry_after,
+                    retry_cap,
+                )
+            )
         else:
             error = None if outcome.kind == OutcomeKind.TICKET else outcome.message
             finished.append({"task_id": task.task_id, "at": now, "error": error})
@@ -201,10 +206,7 @@ def finish_tasks(
     retried: list[dict[str, Any]] = []
     for task_id, outcome, detail in results:
         if outcome is None:
-            delay = backoff_delay(attempts[task_id] + 1, cap=retry_cap)
-            retried.append(
-                {"task_id": task_id, "due": now + timedelta(seconds=delay), "error": detail}
-            )
+            retried.append(retry_params(task_id, attempts[task_id], now, detail, cap=retry_cap))
         else:
             finished.append({"task_id": task_id, "at": now, "error": detail})
     if finished:
