@@ -29,7 +29,19 @@ from sqlalchemy import func, select
 from outagedesk.directory import import_directory_rows
 from outagedesk.sim import Simulator, TrafficGenerator, TrafficMix
 from outagedesk.store.db import make_engine, migrate, session_factory
-from outagedesk.store.models import InboundMessage, OmsAttempt, OutboxTask, QuarantinedMessage
+from outagedesk.store.models import (
+    InboundMessage,
+    OmsAttempt,
+    OutboundText,
+    OutboxTask,
+    QuarantinedMessage,
+)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of another process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -46,6 +58,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         db = make_engine(url)
@@ -62,6 +75,9 @@ def main() -> None:
             select(func.count())
             .select_from(OutboxTask)
             .where(OutboxTask.done.is_(False), OutboxTask.kind == "oms")
+        )
+        sent_q = (
+            select(func.count()).select_from(OutboundText).where(OutboundText.sent_at.is_not(None))
         )
 
         with Simulator(seed=5, directory_size=2_000) as sim:
@@ -103,9 +119,15 @@ def main() -> None:
                 backlog = count(pending_q)
                 print(f"ingest:  {stored:,} texts stored at {ingest_rate:,.0f} msg/s")
 
+                texts_before = count(sent_q)
+                engine_cpu = process_cpu_seconds(engine.pid)
+                own_cpu = time.process_time()
                 sim.oms.set_down(False)
                 while count(pending_q) > 0:
                     time.sleep(0.2)
+                engine_cpu = process_cpu_seconds(engine.pid) - engine_cpu
+                own_cpu = time.process_time() - own_cpu
+                texts_during = count(sent_q) - texts_before
                 with sessions() as s:
                     n, first, last = s.execute(
                         select(
@@ -114,12 +136,18 @@ def main() -> None:
                     ).one()
                 rate = n / max((last - first).total_seconds(), 1e-9)
                 print(f"forward: {backlog:,} reports, {n:,} OMS answers at {rate:,.0f} reports/s")
+                print(
+                    f"         engine CPU {engine_cpu:.1f} s ({engine_cpu / max(n, 1) * 1e3:.2f} ms"
+                    f" a report), simulator and bench CPU {own_cpu:.1f} s,"
+                    f" {texts_during:,} texts sent meanwhile"
+                )
             finally:
                 engine.send_signal(signal.SIGTERM)
                 engine.wait(60)
         db.dispose()
         acks = "with" if args.ack_outages else "without"
         print(f"database: {db.url.get_backend_name()}, page {args.page}, {acks} outage acks")
+        print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
         if args.import_rows:
             subprocess.run(

@@ -16,7 +16,7 @@ from outagedesk.domain.keywords import Classifier
 from outagedesk.domain.replies import ReplyPolicy, count_segments
 from outagedesk.gateway.contract import parse_page
 from outagedesk.store.ingest import IngestPolicy, ingest_page
-from outagedesk.store.models import ConsentRecord, OutboundText
+from outagedesk.store.models import ConsentRecord, OutboundText, OutboxTask
 from outagedesk.store.outbound import (
     ClaimedText,
     SendResult,
@@ -135,6 +135,14 @@ def test_a_stop_after_queuing_blocks_the_queued_text(db: DbUnderTest) -> None:
         rows = dict(s.execute(select(OutboundText.purpose, OutboundText.state)).all())
     assert rows == {"outage_ack": "blocked", "opt_out_confirmation": "sent"}
     assert len(sent) == 1
+    with db.sessions() as s:
+        tasks = s.execute(
+            select(OutboxTask.done, OutboxTask.attempts, OutboxTask.lease_until)
+            .join(OutboundText, OutboundText.id == OutboxTask.outbound_pk)
+            .order_by(OutboundText.purpose)
+        ).all()
+    # The blocked text's task is closed unsent, without counting an attempt.
+    assert [tuple(t) for t in tasks] == [(True, 1, None), (True, 0, None)]
 
 
 def test_queue_text_refuses_an_opted_out_number(db: DbUnderTest) -> None:

@@ -132,6 +132,11 @@ class EngineStatus:
         )
 
 
+def _http_client(connections: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(limits=limits, follow_redirects=False)
+
+
 class OutageEngine:
     def __init__(
         self,
@@ -186,12 +191,14 @@ class OutageEngine:
         if self._stop_requested.is_set():
             self._stopping.set()
         cfg = self.config
-        limits = httpx.Limits(
-            max_connections=cfg.forward_concurrency + 4,
-            max_keepalive_connections=cfg.forward_concurrency + 4,
-        )
         try:
-            async with httpx.AsyncClient(limits=limits, follow_redirects=False) as http:
+            # One pool per server, each as large as its requests in flight: in one shared pool
+            # the forwarder and the reply sender closed each other's idle connections.
+            async with (
+                _http_client(cfg.forward_concurrency) as oms_http,
+                # Texts in flight, the long poll and a forced opt-out.
+                _http_client(cfg.forward_concurrency + 2) as http,
+            ):
                 gateway = GatewayClient(
                     http,
                     cfg.gateway_url,
@@ -199,7 +206,7 @@ class OutageEngine:
                     region=cfg.region,
                     timeout=cfg.gateway_timeout,
                 )
-                oms = OmsWebhookClient(http, cfg.oms_url, cfg.oms_token, cfg.oms_timeout)
+                oms = OmsWebhookClient(oms_http, cfg.oms_url, cfg.oms_token, cfg.oms_timeout)
                 freed = await self._db(outbox.release_leases, None if cfg.single_desk else cfg.desk)
                 if freed:
                     log.info("freed %d delivery leases left by an earlier run", freed)

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from outagedesk.domain.backoff import backoff_delay
 from outagedesk.domain.consent import ConsentState, Purpose, may_send, replay
-from outagedesk.store.models import ConsentRecord, OutboundText, OutboxTask, utcnow
+from outagedesk.store.leases import FINISH, OUTBOX, RELEASE, RETRY, lease_due, retry_params
+from outagedesk.store.models import Base, ConsentRecord, OutboundText, OutboxTask, utcnow
+
+TEXTS = Base.metadata.tables[OutboundText.__tablename__]
 
 SMS_TASK = "sms"
 GATEWAY_OPT_OUT_TASK = "gw_optout"
@@ -85,11 +86,12 @@ def text_rows(
         "created_at": now,
         "sent_at": None,
     }
-    task = {
+    task: dict[str, Any] = {
         "kind": SMS_TASK,
         "idempotency_key": f"sms:{key}",
         "report_pk": None,
-        "payload": {"to": phone, "body": body, "in_reply_to": in_reply_to, "idempotency_key": key},
+        # What is sent is read from the text's row when it is claimed.
+        "payload": {},
         "done": False,
         "attempts": 0,
         "next_attempt_at": now,
@@ -143,43 +145,56 @@ def claim_texts(
 ) -> list[ClaimedText]:
     """Lease due texts, checking consent once more: a STOP that came after queuing wins."""
     now = utcnow()
-    tasks = session.scalars(
-        select(OutboxTask)
-        .where(
-            OutboxTask.done.is_(False),
-            OutboxTask.kind == SMS_TASK,
-            OutboxTask.next_attempt_at <= now,
-            (OutboxTask.lease_until.is_(None)) | (OutboxTask.lease_until < now),
-        )
-        .order_by(OutboxTask.next_attempt_at, OutboxTask.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    if not tasks:
+    leased = lease_due(
+        session, SMS_TASK, limit, lease_seconds, owner, now, OUTBOX.c.outbound_pk, OUTBOX.c.attempts
+    )
+    if not leased:
         session.commit()
         return []
     texts = {
-        t.id: t
-        for t in session.scalars(
-            select(OutboundText).where(OutboundText.id.in_([t.outbound_pk for t in tasks]))
+        row.id: row
+        for row in session.execute(
+            select(
+                TEXTS.c.id,
+                TEXTS.c.phone,
+                TEXTS.c.body,
+                TEXTS.c.keyword,
+                TEXTS.c.purpose,
+                TEXTS.c.in_reply_to,
+                TEXTS.c.idempotency_key,
+            ).where(TEXTS.c.id.in_([outbound_pk for _, outbound_pk, _ in leased]))
         )
     }
-    states = consent_states(session, {t.phone for t in texts.values()})
+    states = consent_states(session, {text.phone for text in texts.values()})
     claimed: list[ClaimedText] = []
-    lease = now + timedelta(seconds=lease_seconds)
-    for task in tasks:
-        assert task.outbound_pk is not None
-        text = texts[task.outbound_pk]
+    blocked: dict[int, int] = {}  # task id -> text id, for texts the guard now refuses
+    for task_id, outbound_pk, attempts in leased:
+        text = texts[outbound_pk]
         if not may_send(states[text.phone], text.keyword, Purpose(text.purpose)):
-            text.state = TextState.BLOCKED
-            text.detail = "the number opted out before it was sent"
-            task.done = True
-            task.finished_at = now
-            task.last_error = text.detail
+            blocked[task_id] = outbound_pk
             continue
-        task.lease_until = lease
-        task.lease_owner = owner
-        claimed.append(ClaimedText(task.id, text.id, task.payload, task.attempts))
+        payload = {
+            "to": text.phone,
+            "body": text.body,
+            "in_reply_to": text.in_reply_to,
+            "idempotency_key": text.idempotency_key,
+        }
+        claimed.append(ClaimedText(task_id, outbound_pk, payload, attempts))
+    if blocked:
+        detail = "the number opted out before it was sent"
+        # Closed unsent: no attempt is counted.
+        session.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(list(blocked)))
+            .values(
+                done=True, finished_at=now, last_error=detail, lease_until=None, lease_owner=None
+            )
+        )
+        session.execute(
+            update(TEXTS)
+            .where(TEXTS.c.id.in_(list(blocked.values())))
+            .values(state=TextState.BLOCKED, detail=detail)
+        )
     session.commit()
     return claimed
 
@@ -194,40 +209,49 @@ class SendResult:
     retry_after: float | None = None
 
 
+_RECORD_TEXT = (
+    update(TEXTS)
+    .where(TEXTS.c.id == bindparam("text_id"))
+    .values(
+        state=bindparam("state"),
+        detail=bindparam("detail"),
+        gateway_id=bindparam("gateway_id"),
+        sent_at=bindparam("sent_at"),
+    )
+)
+
+
 def record_sends(session: Session, results: list[SendResult], retry_cap: float = 60.0) -> None:
     now = utcnow()
-    tasks = {
-        t.id: t
-        for t in session.scalars(
-            select(OutboxTask).where(OutboxTask.id.in_([r.text.task_id for r in results]))
-        )
-    }
-    texts = {
-        t.id: t
-        for t in session.scalars(
-            select(OutboundText).where(OutboundText.id.in_([r.text.outbound_pk for r in results]))
-        )
-    }
+    released: list[dict[str, Any]] = []
+    retried: list[dict[str, Any]] = []
+    finished: list[dict[str, Any]] = []
+    texts: list[dict[str, Any]] = []
     for result in results:
-        task, text = tasks[result.text.task_id], texts[result.text.outbound_pk]
-        task.lease_until = None
-        task.lease_owner = None
+        task_id = result.text.task_id
         if result.outcome == "auth":
-            continue
-        task.attempts += 1
-        if result.outcome == "retry":
-            delay = result.retry_after or backoff_delay(task.attempts, cap=retry_cap)
-            task.next_attempt_at = now + timedelta(seconds=max(delay, 0.05))
-            task.last_error = result.detail
-            continue
-        task.done = True
-        task.finished_at = now
-        text.detail = result.detail
-        if result.outcome == "sent":
-            text.state = TextState.SENT
-            text.gateway_id = result.gateway_id
-            text.sent_at = now
+            released.append({"task_id": task_id})
+        elif result.outcome == "retry":
+            attempts = result.text.attempts
+            retried.append(
+                retry_params(task_id, attempts, now, result.detail, result.retry_after, retry_cap)
+            )
         else:
-            text.state = TextState.REFUSED
-            task.last_error = result.detail
+            sent = result.outcome == "sent"
+            error = None if sent else result.detail
+            finished.append({"task_id": task_id, "at": now, "error": error})
+            texts.append(
+                {
+                    "text_id": result.text.outbound_pk,
+                    "state": TextState.SENT if sent else TextState.REFUSED,
+                    "detail": result.detail,
+                    "gateway_id": result.gateway_id if sent else None,
+                    "sent_at": now if sent else None,
+                }
+            )
+    for statement, rows in ((RELEASE, released), (RETRY, retried), (FINISH, finished)):
+        if rows:
+            session.execute(statement, rows)
+    if texts:
+        session.execute(_RECORD_TEXT, texts)
     session.commit()

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from outagedesk.domain.backoff import backoff_delay
 from outagedesk.domain.reports import ReportState
 from outagedesk.oms.webhook import OmsOutcome, OutcomeKind
 from outagedesk.store.ingest import OMS_TASK
-from outagedesk.store.models import OmsAttempt, OutboxTask, Report, utcnow
+from outagedesk.store.leases import FINISH, OUTBOX, RETRY, lease_due, retry_params
+from outagedesk.store.models import Base, OmsAttempt, OutboxTask, Report, utcnow
+
+REPORTS = Base.metadata.tables[Report.__tablename__]
+ATTEMPTS = Base.metadata.tables[OmsAttempt.__tablename__]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,30 +39,20 @@ def claim_due(
     session: Session, limit: int, lease_seconds: float, owner: str = "", kind: str = OMS_TASK
 ) -> list[ClaimedTask]:
     """Lease up to ``limit`` due tasks. SKIP LOCKED lets several desks share a database."""
-    now = utcnow()
-    query = (
-        select(OutboxTask)
-        .where(
-            OutboxTask.done.is_(False),
-            OutboxTask.kind == kind,
-            OutboxTask.next_attempt_at <= now,
-            (OutboxTask.lease_until.is_(None)) | (OutboxTask.lease_until < now),
-        )
-        .order_by(OutboxTask.next_attempt_at, OutboxTask.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    rows = lease_due(
+        session,
+        kind,
+        limit,
+        lease_seconds,
+        owner,
+        utcnow(),
+        OUTBOX.c.report_pk,
+        OUTBOX.c.idempotency_key,
+        OUTBOX.c.payload,
+        OUTBOX.c.attempts,
     )
-    tasks = session.scalars(query).all()
-    lease = now + timedelta(seconds=lease_seconds)
-    claimed = []
-    for task in tasks:
-        task.lease_until = lease
-        task.lease_owner = owner
-        claimed.append(
-            ClaimedTask(task.id, task.report_pk, task.idempotency_key, task.payload, task.attempts)
-        )
     session.commit()
-    return claimed
+    return [ClaimedTask(*row) for row in rows]
 
 
 def release_leases(session: Session, owner: str | None) -> int:
@@ -85,81 +79,99 @@ def record_deliveries(
     """Apply OMS answers to tasks and reports in one transaction; returns changed report pks.
 
     Credential refusals (401/403) are not answers about a report: the caller releases those.
+    Each table gets one statement per kind of change, run over the whole batch.
     """
     now = utcnow()
+    report_pks = [d.task.report_pk for d in deliveries if d.task.report_pk is not None]
+    revisions: dict[int, int] = {
+        pk: revision
+        for pk, revision in session.execute(
+            select(REPORTS.c.id, REPORTS.c.revision).where(REPORTS.c.id.in_(report_pks))
+        )
+    }
+    attempts: list[dict[str, Any]] = []
+    finished: list[dict[str, Any]] = []
+    retried: list[dict[str, Any]] = []
+    report_changes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     changed: list[int] = []
-    tasks = {
-        t.id: t
-        for t in session.scalars(
-            select(OutboxTask).where(OutboxTask.id.in_([d.task.task_id for d in deliveries]))
-        )
-    }
-    reports = {
-        r.id: r
-        for r in session.scalars(
-            select(Report).where(
-                Report.id.in_([d.task.report_pk for d in deliveries if d.task.report_pk])
-            )
-        )
-    }
     for delivery in deliveries:
-        task = tasks[delivery.task.task_id]
-        assert delivery.task.report_pk is not None
-        report = reports[delivery.task.report_pk]
-        outcome = delivery.outcome
+        task, outcome = delivery.task, delivery.outcome
+        assert task.report_pk is not None
         revision = int(task.payload.get("revision", 0))
-        session.add(
-            OmsAttempt(
-                report_pk=report.id,
-                revision=revision,
-                idempotency_key=task.idempotency_key,
-                at=now,
-                http_status=outcome.http_status,
-                outcome=outcome.kind.value,
-                detail=outcome.message or outcome.status,
-            )
+        attempts.append(
+            {
+                "report_pk": task.report_pk,
+                "revision": revision,
+                "idempotency_key": task.idempotency_key,
+                "at": now,
+                "http_status": outcome.http_status,
+                "outcome": outcome.kind.value,
+                "detail": outcome.message or outcome.status,
+            }
         )
-        task.lease_until = None
-        task.lease_owner = None
-        task.attempts += 1
         if outcome.kind in (OutcomeKind.TRANSIENT, OutcomeKind.AUTH):
-            delay = outcome.retry_after or backoff_delay(task.attempts, cap=retry_cap)
-            task.next_attempt_at = now + timedelta(seconds=max(delay, 0.05))
-            task.last_error = outcome.message
+            retried.append(
+                retry_params(
+                    task.task_id,
+                    task.attempts,
+                    now,
+                    outcome.message,
+                    outcome.retry_after,
+                    retry_cap,
+                )
+            )
         else:
-            task.done = True
-            task.finished_at = now
-            task.last_error = None if outcome.kind == OutcomeKind.TICKET else outcome.message
+            error = None if outcome.kind == OutcomeKind.TICKET else outcome.message
+            finished.append({"task_id": task.task_id, "at": now, "error": error})
         # A newer revision may already be queued: an answer about an old one only fills in
         # the ticket, it never moves the report's state backwards.
-        current = revision == report.revision
-        _apply(report, outcome, current, now)
-        changed.append(report.id)
+        current = revision == revisions[task.report_pk]
+        values = _report_changes(outcome, current, now)
+        if values:
+            report_changes[tuple(values)].append({"report": task.report_pk, **values})
+        changed.append(task.report_pk)
+    session.execute(insert(ATTEMPTS), attempts)
+    if finished:
+        session.execute(FINISH, finished)
+    if retried:
+        session.execute(RETRY, retried)
+    for columns, rows in report_changes.items():
+        statement = (
+            update(REPORTS)
+            .where(REPORTS.c.id == bindparam("report"))
+            .values({column: bindparam(column) for column in columns})
+        )
+        session.execute(statement, rows)
     session.commit()
     return changed
 
 
-def _apply(report: Report, outcome: OmsOutcome, current: bool, now: datetime) -> None:
+def _report_changes(outcome: OmsOutcome, current: bool, now: datetime) -> dict[str, Any]:
+    """The report columns an answer sets (none when it concerns an older revision only)."""
     if outcome.kind == OutcomeKind.TICKET:
-        report.ticket_id = outcome.ticket_id
-        report.oms_status = outcome.status
+        values: dict[str, Any] = {"ticket_id": outcome.ticket_id, "oms_status": outcome.status}
         if current:
-            report.state = ReportState.FORWARDED.value
-            report.oms_message = None
+            values.update(state=ReportState.FORWARDED.value, oms_message=None)
     elif not current:
-        return
+        return {}
     elif outcome.kind == OutcomeKind.NOT_FOUND:
-        report.state = ReportState.UNLINKED.value
-        report.oms_status = outcome.kind.value
-        report.oms_message = outcome.message
+        values = {
+            "state": ReportState.UNLINKED.value,
+            "oms_status": outcome.kind.value,
+            "oms_message": outcome.message,
+        }
     elif outcome.kind == OutcomeKind.REJECTED:
-        report.state = ReportState.REJECTED.value
-        report.oms_status = outcome.status
-        report.oms_message = outcome.message
+        values = {
+            "state": ReportState.REJECTED.value,
+            "oms_status": outcome.status,
+            "oms_message": outcome.message,
+        }
     elif outcome.kind == OutcomeKind.TRANSIENT:
-        report.state = ReportState.RETRYING.value
-        report.oms_message = outcome.message
-    report.updated_at = now
+        values = {"state": ReportState.RETRYING.value, "oms_message": outcome.message}
+    else:
+        values = {}
+    values["updated_at"] = now
+    return values
 
 
 def backlog(session: Session) -> int:
@@ -184,23 +196,21 @@ def finish_tasks(
 ) -> None:
     """Close simple tasks: (task id, True done / False failed for good / None retry, detail)."""
     now = utcnow()
-    tasks = {
-        t.id: t
-        for t in session.scalars(
-            select(OutboxTask).where(OutboxTask.id.in_([r[0] for r in results]))
+    attempts: dict[int, int] = {
+        task_id: count
+        for task_id, count in session.execute(
+            select(OUTBOX.c.id, OUTBOX.c.attempts).where(OUTBOX.c.id.in_([r[0] for r in results]))
         )
     }
-    for task_id, finished, detail in results:
-        task = tasks[task_id]
-        task.lease_until = None
-        task.lease_owner = None
-        task.attempts += 1
-        task.last_error = detail
-        if finished is None:
-            task.next_attempt_at = now + timedelta(
-                seconds=backoff_delay(task.attempts, cap=retry_cap)
-            )
+    finished: list[dict[str, Any]] = []
+    retried: list[dict[str, Any]] = []
+    for task_id, outcome, detail in results:
+        if outcome is None:
+            retried.append(retry_params(task_id, attempts[task_id], now, detail, cap=retry_cap))
         else:
-            task.done = True
-            task.finished_at = now
+            finished.append({"task_id": task_id, "at": now, "error": detail})
+    if finished:
+        session.execute(FINISH, finished)
+    if retried:
+        session.execute(RETRY, retried)
     session.commit()
