@@ -52,7 +52,7 @@ TRAINING_LOG_DIR = "training-logs"
 MAX_SCENARIO_CHOICES = 20
 
 
-SWITCH_INTERVAL = 0.002
+SWITCH_INTERVAL = 0.001
 
 
 def tune_interpreter(switch_interval: float = SWITCH_INTERVAL, *, freeze: bool = True) -> None:
