@@ -303,11 +303,17 @@ async def _main(
             if configured is None:
                 return 0
             settings = configured
+            # An upgrade of a big database (backup, migrations) can take a minute: say so.
+            splash = _splash("Opening the database (an upgrade may take a minute)…")
             try:
                 backend = await loop.run_in_executor(pool, open_backend, settings)
             except SettingsError as exc:
+                splash.close()
                 await _message(QMessageBox.Icon.Critical, "OutageDesk cannot start", str(exc))
                 return 2
+            finally:
+                splash.close()
+                splash.deleteLater()
         # The engine works while the desk waits for someone to sign in: texts keep flowing.
         backend.start()
         actor: Actor | None
