@@ -119,6 +119,21 @@ def links(engine: Engine) -> set[tuple[str, str, str | None]]:
     return {(r[0], r[1], r[2]) for r in rows}
 
 
+def fail_write(monkeypatch: pytest.MonkeyPatch, *, on_call: int) -> None:
+    """The disk fails while the import writes its ``on_call``-th batch."""
+    real_write = directory._Writer.write
+    calls = 0
+
+    def failing_write(self: Any, packed: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == on_call:
+            raise RuntimeError("disk on fire")
+        real_write(self, packed)
+
+    monkeypatch.setattr(directory._Writer, "write", failing_write)
+
+
 def snapshot(engine: Engine) -> tuple[Any, ...]:
     return (locations(engine), links(engine), count(engine, AuditEntry))
 
@@ -411,17 +426,7 @@ def test_a_failing_write_rolls_back_and_stops_the_reader_thread(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(directory, "BATCH_ROWS", 1)
-    calls = 0
-    real_write = directory._Writer.write
-
-    def failing_write(self: Any, packed: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise RuntimeError("disk on fire")
-        real_write(self, packed)
-
-    monkeypatch.setattr(directory._Writer, "write", failing_write)
+    fail_write(monkeypatch, on_call=2)
     lines = [HEADER] + [f"A-{i},SL-{i},M-{i},N,{i} Main St,,no" for i in range(50)]
     with pytest.raises(RuntimeError, match="disk on fire"):
         import_accounts_csv(engine, write_csv(tmp_path / "f.csv", lines))
@@ -814,17 +819,7 @@ def test_a_failed_big_import_keeps_every_index(
     assert count(engine, ServiceLocation) == 0
 
     monkeypatch.setattr(directory, "BATCH_ROWS", 10)
-    real_write = directory._Writer.write
-    calls = 0
-
-    def failing_write(self: Any, packed: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise RuntimeError("disk on fire")
-        real_write(self, packed)
-
-    monkeypatch.setattr(directory._Writer, "write", failing_write)
+    fail_write(monkeypatch, on_call=3)
     good = [HEADER, *numbered_rows(0, 40, "Baca")]
     with pytest.raises(RuntimeError, match="disk on fire"):
         import_accounts_csv(engine, write_csv(tmp_path / "good.csv", good))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -15,31 +15,26 @@ from outagedesk.store.models import Base, OutboxTask
 
 OUTBOX = Base.metadata.tables[OutboxTask.__tablename__]
 
-FINISH = (
-    update(OUTBOX)
-    .where(OUTBOX.c.id == bindparam("task_id"))
-    .values(
-        lease_until=None,
-        lease_owner=None,
-        attempts=OUTBOX.c.attempts + 1,
-        done=True,
-        finished_at=bindparam("at"),
-        last_error=bindparam("error"),
+
+def _attempt_counted(**values: Any) -> Update:
+    """An attempt ends: the lease is dropped, the attempt counted, its error kept."""
+    return (
+        update(OUTBOX)
+        .where(OUTBOX.c.id == bindparam("task_id"))
+        .values(
+            lease_until=None,
+            lease_owner=None,
+            attempts=OUTBOX.c.attempts + 1,
+            last_error=bindparam("error"),
+            **values,
+        )
     )
-)
+
+
+FINISH = _attempt_counted(done=True, finished_at=bindparam("at"))
 """Parameters: ``task_id``, ``at``, ``error``."""
 
-RETRY = (
-    update(OUTBOX)
-    .where(OUTBOX.c.id == bindparam("task_id"))
-    .values(
-        lease_until=None,
-        lease_owner=None,
-        attempts=OUTBOX.c.attempts + 1,
-        next_attempt_at=bindparam("due"),
-        last_error=bindparam("error"),
-    )
-)
+RETRY = _attempt_counted(next_attempt_at=bindparam("due"))
 """Parameters: ``task_id``, ``due``, ``error``; see :func:`retry_params`."""
 
 
