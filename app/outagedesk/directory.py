@@ -496,8 +496,9 @@ _PG_LISTED = (
     "ON CONFLICT DO NOTHING",
     "DROP TABLE import_listed",
 )
-# What a deferred-index import drops and builds again: every non-unique index of the two
-# tables (the unique ones decide the upserts' conflicts) and the full-text insert trigger.
+# What a deferred-index import drops and builds again: the two tables' non-unique indexes but
+# the appended ones (the unique ones decide the upserts' conflicts), and the full-text insert
+# trigger.
 _SQLITE_DEFERRABLE = """
 SELECT type, name, sql FROM sqlite_master
 WHERE tbl_name IN ('service_locations', 'phone_links') AND sql IS NOT NULL
