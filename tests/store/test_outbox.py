@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from outagedesk.domain.consent import Purpose
 from outagedesk.domain.keywords import Classifier
@@ -199,3 +199,27 @@ def test_a_text_is_sent_from_its_row_and_its_task_keeps_no_copy(db: DbUnderTest)
     ]
     assert tasks[1].last_error == "gateway answered HTTP 503"
     assert tasks[1].next_attempt_at > tasks[2].next_attempt_at
+
+
+def test_a_text_claim_reads_only_the_texts_not_the_reports_backlog(db: DbUnderTest) -> None:
+    """With thousands of reports waiting, the text sender's claim walks its own kind only."""
+    reports(db, 3)
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        statements.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with db.sessions() as s:
+            assert claim_texts(s, 50, 60, "desk-1") == []
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    statement, params = next((s, p) for s, p in statements if s.lstrip().startswith("UPDATE"))
+    explain = "EXPLAIN QUERY PLAN " if db.engine.dialect.name == "sqlite" else "EXPLAIN "
+    with db.engine.connect() as conn:
+        # The planner keeps a sequential scan for a tiny table: make the index the cheap way.
+        if db.engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")
+        plan = "\n".join(str(row) for row in conn.exec_driver_sql(explain + statement, params))
+    assert "ix_outbox_kind_due" in plan

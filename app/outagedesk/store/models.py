@@ -178,7 +178,11 @@ class OutboxTask(Base):
     """A delivery owed to the OMS or the gateway, written with the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "done", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "done", "next_attempt_at"),
+        # Each sender leases its own kind of task (migration 0006).
+        Index("ix_outbox_kind_due", "kind", "done", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
