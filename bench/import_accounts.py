@@ -125,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             if url.startswith("postgresql"):
                 schema, url = postgres_schema(url)
         else:
+            # A kept directory still holds the last run's database: start empty, or the first
+            # import would silently be a re-import.
+            for stale in work.glob("bench.db*"):
+                stale.unlink()
             url = f"sqlite:///{work / 'bench.db'}"
         engine = make_engine(url)
         try:
