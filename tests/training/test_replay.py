@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from outagedesk.sim import Simulator
 from outagedesk.training.replay import Replayer, ReplayState
 from outagedesk.training.scenario import Scenario, parse_scenario
 
+from clocksupport import FakeClock
 from enginesupport import wait_until
 
 SCRIPT = (
@@ -36,19 +36,6 @@ life_support = false
 )
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
 
 @pytest.fixture
 def scenario() -> Scenario:
@@ -64,7 +51,7 @@ def sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from outagedesk.training.environment import training_simulator
 from outagedesk.training.replay import Replayer
 from outagedesk.training.scenario import load_scenario, shipped_scenarios
 
+from clocksupport import FakeClock
 from dbsupport import DbUnderTest
 from enginesupport import counts, running_engine, wait_until
 
@@ -24,19 +24,6 @@ STEP = 5.0
 # ice storm the test checks that every text is stored, not that every report reached the OMS.
 FORWARD_CHECKED_UP_TO = 1000
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
 
 
 @pytest.mark.parametrize("key", sorted(SHIPPED))
