@@ -36,7 +36,6 @@ life_support = false
 )
 
 
-
 @pytest.fixture
 def scenario() -> Scenario:
     return parse_scenario(SCRIPT, Path("replay.toml"))

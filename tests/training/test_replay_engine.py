@@ -25,7 +25,6 @@ STEP = 5.0
 FORWARD_CHECKED_UP_TO = 1000
 
 
-
 @pytest.mark.parametrize("key", sorted(SHIPPED))
 def test_each_shipped_scenario_replays_through_the_engine(
     db: DbUnderTest, key: str, tmp_path: Path

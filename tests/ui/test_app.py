@@ -21,7 +21,7 @@ from outagedesk import config
 from outagedesk.config import Settings
 from outagedesk.ui import app as ui_app
 from outagedesk.ui.dialogs import SettingsDialog, keyring_problem, save_first_run
-from ui.uisupport import wait_for_text
+from ui.uisupport import signal_once_logged
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
@@ -40,17 +40,8 @@ def test_demo_runs_and_quits_cleanly_with_exit_code_0(tmp_path: Path, how: signa
         text=True,
     )
     log = tmp_path / "logs" / "outagedesk.log"
-    try:
-        wait_for_text(log, r"window open \(demo\)", 30)
-        wait_for_text(log, r"gateway online", 15)
-        wait_for_text(log, r"oms online", 15)
-        proc.send_signal(how)
-        _out, err = proc.communicate(timeout=40)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    text = log.read_text(encoding="utf-8")
+    waits = ((r"window open \(demo\)", 30), (r"gateway online", 15), (r"oms online", 15))
+    text, err = signal_once_logged(proc, log, waits, how)
     assert proc.returncode == 0, (proc.returncode, err[-3000:])
     assert "engine stopped" in text
     assert "engine stopped (not cleanly)" not in text
@@ -81,15 +72,7 @@ def test_sigterm_while_nobody_has_signed_in_quits_cleanly(tmp_path: Path) -> Non
         text=True,
     )
     log = tmp_path / "logs" / "outagedesk.log"
-    try:
-        wait_for_text(log, r"waiting for someone to sign in", 30)
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=40)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    text = log.read_text(encoding="utf-8")
+    text, err = signal_once_logged(proc, log, [(r"waiting for someone to sign in", 30)])
     assert proc.returncode == 0, (proc.returncode, err[-3000:])
     assert "nobody signed in" in text
     assert "window open" not in text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from outagedesk.ui import app as ui_app
 from outagedesk.ui import training_mode
 from outagedesk.ui.main_window import MainWindow
 from outagedesk.ui.training_chooser import ScenarioChooser
-from ui.uisupport import wait_for_text
+from ui.uisupport import signal_once_logged
 
 PRODUCTION_TOKENS = {
     "OUTAGEDESK_GATEWAY_TOKEN": "prod-gateway-secret",
@@ -176,16 +175,8 @@ def test_training_runs_as_a_process_and_quits_cleanly(tmp_path: Path) -> None:
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     log = tmp_path / ui_app.TRAINING_LOG_DIR / "outagedesk.log"
-    try:
-        wait_for_text(log, r"window open \(training\)", 30)
-        wait_for_text(log, r"gateway online", 15)
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=40)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    text = log.read_text(encoding="utf-8")
+    waits = ((r"window open \(training\)", 30), (r"gateway online", 15))
+    text, err = signal_once_logged(proc, log, waits)
     assert proc.returncode == 0, (proc.returncode, err[-3000:])
     assert "bye (exit code 0)" in text
     assert "CRITICAL" not in text, text

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import shiboken6
@@ -41,3 +44,23 @@ def wait_for_text(path: Path, pattern: str, timeout: float) -> str:
                 return text
         time.sleep(0.1)
     raise AssertionError(f"{pattern!r} never appeared in {path}")
+
+
+def signal_once_logged(
+    proc: subprocess.Popen[str],
+    log: Path,
+    waits: Sequence[tuple[str, float]],
+    sig: signal.Signals = signal.SIGTERM,
+) -> tuple[str, str]:
+    """Wait for each (pattern, seconds) in the child's log, send ``sig``, wait for the child
+    to end; returns its log and its stderr. A child still running on failure is killed."""
+    try:
+        for pattern, timeout in waits:
+            wait_for_text(log, pattern, timeout)
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return log.read_text(encoding="utf-8"), err
