@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import random
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +20,12 @@ import tomli_w
 
 from outagedesk.domain.keywords import Classifier, MessageKind
 from outagedesk.domain.phones import InvalidPhoneError, normalize_phone
-from outagedesk.sim.directory import UNLINKED_AREA_CODES, DirectoryRow, generate_directory
+from outagedesk.sim.directory import (
+    CSV_HEADER,
+    UNLINKED_AREA_CODES,
+    DirectoryRow,
+    generate_directory,
+)
 from outagedesk.sim.traffic import TrafficGenerator, TrafficMix
 
 MAX_DIRECTORY_SIZE = 200_000
@@ -30,15 +35,7 @@ UNLINKED_NUMBERS = len(UNLINKED_AREA_CODES) * 100
 PROFILES = ("flat", "surge")
 
 _TOP_KEYS = {"title", "description", "duration", "directory", "messages", "waves", "oms_down"}
-_ROW_KEYS = {
-    "account_number",
-    "service_location_id",
-    "meter_id",
-    "customer_name",
-    "service_address",
-    "phones",
-    "life_support",
-}
+_ROW_KEYS = frozenset(CSV_HEADER)  # a scenario's directory row has the CSV's columns
 _MESSAGE_KEYS = {"at", "from", "text", "expect_account", "expect_location", "expect_opt_out"}
 _WAVE_KEYS = {"start", "end", "count", "seed", "unlinked_share", "profile", "remarks"}
 _CLASSIFIER = Classifier()
@@ -100,7 +97,7 @@ class _Reader:
     def fail(self, where: str, problem: str) -> ScenarioError:
         return ScenarioError(f"{self.path.name}: {where}: {problem}")
 
-    def table(self, data: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+    def table(self, data: Mapping[str, Any], where: str, allowed: Set[str]) -> None:
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise self.fail(
