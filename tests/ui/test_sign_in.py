@@ -8,13 +8,14 @@ awaits them.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
@@ -67,6 +68,11 @@ def drive(coro: Callable[[ThreadPoolExecutor], Coroutine[Any, Any, T]]) -> T:
         return loop.run_until_complete(asyncio.wait_for(coro(pool), 60))
     finally:
         pool.shutdown(wait=True)
+        # The loop ends with the dialogs' deleteLater still queued; left alone, a dialog could
+        # be freed later by a garbage collection on a worker thread, where Qt refuses to stop
+        # its cursor-blink timer. Delete them here, on the GUI thread.
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        gc.collect()
         loop.close()
         asyncio.set_event_loop(None)
         app.setQuitOnLastWindowClosed(quit_on_close)
