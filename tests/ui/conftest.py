@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import shiboken6
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -149,6 +150,9 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     try:
         yield loop
     finally:
+        # Widgets the test closed still have their deleteLater queued: delete them here, on
+        # the GUI thread, before a later garbage collection frees them on a worker thread.
+        qapp.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         loop.close()
         asyncio.set_event_loop(None)
         # qasync's timer object keeps the Qt timers of cancelled handles (a wait_for, httpx's

@@ -145,17 +145,13 @@ def test_settings_dialog_validates_and_keeps_tokens_out_of_the_file(
 
 
 def test_first_run_dialog_is_awaited_without_exec(
-    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot,
+    qloop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import qasync
-
     monkeypatch.setattr(config, "store_secret", lambda name, value: None)
     settings = Settings(data_dir=tmp_path, config_file=tmp_path / "settings.toml")
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    quit_on_close = app.quitOnLastWindowClosed()
-    app.setQuitOnLastWindowClosed(False)  # as run_gui does: the dialog is not the last window
-    loop = qasync.QEventLoop(app)
     pool = ThreadPoolExecutor(1)
 
     async def drive() -> Settings | None:
@@ -178,12 +174,9 @@ def test_first_run_dialog_is_awaited_without_exec(
         return await task
 
     try:
-        result = loop.run_until_complete(drive())
+        result = qloop.run_until_complete(drive())
     finally:
         pool.shutdown(wait=True)
-        loop.close()
-        asyncio.set_event_loop(None)
-        app.setQuitOnLastWindowClosed(quit_on_close)
     assert result is not None
     assert result.gateway_url == "http://127.0.0.1:9"
     assert (tmp_path / "settings.toml").exists()

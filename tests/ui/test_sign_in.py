@@ -8,14 +8,13 @@ awaits them.
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
@@ -55,27 +54,14 @@ def database(tmp_path: Path) -> Iterator[Database]:
     db.close()
 
 
-def drive(coro: Callable[[ThreadPoolExecutor], Coroutine[Any, Any, T]]) -> T:
-    import qasync
-
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    quit_on_close = app.quitOnLastWindowClosed()
-    app.setQuitOnLastWindowClosed(False)  # as run_gui does
-    loop = qasync.QEventLoop(app)
+def drive(
+    loop: asyncio.AbstractEventLoop, coro: Callable[[ThreadPoolExecutor], Coroutine[Any, Any, T]]
+) -> T:
     pool = ThreadPoolExecutor(1)
     try:
         return loop.run_until_complete(asyncio.wait_for(coro(pool), 60))
     finally:
         pool.shutdown(wait=True)
-        # The loop ends with the dialogs' deleteLater still queued; left alone, a dialog could
-        # be freed later by a garbage collection on a worker thread, where Qt refuses to stop
-        # its cursor-blink timer. Delete them here, on the GUI thread.
-        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-        gc.collect()
-        loop.close()
-        asyncio.set_event_loop(None)
-        app.setQuitOnLastWindowClosed(quit_on_close)
 
 
 async def shown(kind: type[T]) -> T:
@@ -96,7 +82,9 @@ async def until(pred: Callable[[], object], what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_new_database_asks_for_the_first_administrator(qtbot: QtBot, database: Database) -> None:
+def test_a_new_database_asks_for_the_first_administrator(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, database: Database
+) -> None:
     async def go(pool: ThreadPoolExecutor) -> Actor | None:
         task = asyncio.ensure_future(sign_in_at_start(database, "desk-1", pool))
         dialog = await shown(FirstAdminDialog)
@@ -121,13 +109,15 @@ def test_a_new_database_asks_for_the_first_administrator(qtbot: QtBot, database:
         qtbot.keyClick(dialog.again, Qt.Key.Key_Return)
         return await task
 
-    assert drive(go) == Actor("alice", "desk-1", Role.ADMIN)
+    assert drive(qloop, go) == Actor("alice", "desk-1", Role.ADMIN)
     with database.sessions() as s:
         person = s.scalars(select(Person)).one()
     assert (person.username, person.display_name, person.role) == ("alice", "Alice Admin", "admin")
 
 
-def test_sign_in_says_what_is_wrong_and_enter_submits(qtbot: QtBot, database: Database) -> None:
+def test_sign_in_says_what_is_wrong_and_enter_submits(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, database: Database
+) -> None:
     with database.sessions() as s:
         admin = create_first_admin(s, "alice", "alice-password", "desk-1")
         add_person(s, admin, "kim", Role.DISPATCHER, "kims-password")
@@ -155,13 +145,15 @@ def test_sign_in_says_what_is_wrong_and_enter_submits(qtbot: QtBot, database: Da
         qtbot.keyClick(form.password, Qt.Key.Key_Return)
         return await task
 
-    assert drive(go) == Actor("kim", "desk-1", Role.DISPATCHER)
+    assert drive(qloop, go) == Actor("kim", "desk-1", Role.DISPATCHER)
     with database.sessions() as s:
         tries = s.scalars(select(AuditEntry.action).where(AuditEntry.actor == "kim")).all()
     assert tries == ["sign_in_failed", "sign_in"], "Enter after the name tried nothing"
 
 
-def test_closing_the_sign_in_dialog_signs_nobody_in(qtbot: QtBot, database: Database) -> None:
+def test_closing_the_sign_in_dialog_signs_nobody_in(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, database: Database
+) -> None:
     with database.sessions() as s:
         create_first_admin(s, "alice", "alice-password", "desk-1")
 
@@ -171,7 +163,7 @@ def test_closing_the_sign_in_dialog_signs_nobody_in(qtbot: QtBot, database: Data
         dialog.reject()
         return await task
 
-    assert drive(go) is None
+    assert drive(qloop, go) is None
 
 
 def test_the_demo_signs_in_by_itself_as_an_admin_who_can_unlock(database: Database) -> None:

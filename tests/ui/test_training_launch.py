@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import shiboken6
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
@@ -187,16 +186,12 @@ def test_training_runs_as_a_process_and_quits_cleanly(tmp_path: Path) -> None:
 
 
 def _drive_open_training(
-    settings: Settings, scenario: Path | None, answer: Callable[[QWidget], bool]
+    loop: asyncio.AbstractEventLoop,
+    settings: Settings,
+    scenario: Path | None,
+    answer: Callable[[QWidget], bool],
 ) -> tuple[Any, list[str]]:
-    """Run app._open_training on a qasync loop; ``answer`` handles each dialog it opens."""
-    import qasync
-
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    quit_on_close = app.quitOnLastWindowClosed()
-    app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
+    """Run app._open_training on the qasync loop; ``answer`` handles each dialog it opens."""
     pool = ThreadPoolExecutor(1)
     seen: list[str] = []
 
@@ -215,18 +210,11 @@ def _drive_open_training(
         result = loop.run_until_complete(drive())
     finally:
         pool.shutdown(wait=True)
-        loop.close()
-        asyncio.set_event_loop(None)
-        # As in test_consent_screen.py: delete qasync's timer object here, on its own thread.
-        timer = getattr(loop, "_timer", None)
-        if timer is not None and shiboken6.isValid(timer):
-            shiboken6.delete(timer)
-        app.setQuitOnLastWindowClosed(quit_on_close)
     return result, seen
 
 
 def test_a_bad_scenario_file_is_explained_not_a_crash(
-    qtbot: QtBot, tmp_path: Path, no_keyring: list[str]
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path, no_keyring: list[str]
 ) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('title = "Bad"\n[[messages]]\nat = -5\nfrom = "+15055550123"\n', "utf-8")
@@ -239,7 +227,7 @@ def test_a_bad_scenario_file_is_explained_not_a_crash(
         dialog.accept()
         return True
 
-    result, seen = _drive_open_training(settings, bad, answer)
+    result, seen = _drive_open_training(qloop, settings, bad, answer)
     assert result == 2
     assert seen == ["startupMessage"]
     assert "bad.toml" in texts[0], "the message names the file"
@@ -249,7 +237,7 @@ def test_a_bad_scenario_file_is_explained_not_a_crash(
 
 
 def test_cancelling_the_chooser_starts_nothing(
-    qtbot: QtBot, tmp_path: Path, no_keyring: list[str]
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path, no_keyring: list[str]
 ) -> None:
     settings = Settings(data_dir=tmp_path, config_file=tmp_path / "none.toml")
 
@@ -259,6 +247,6 @@ def test_cancelling_the_chooser_starts_nothing(
         dialog.reject()
         return True
 
-    result, seen = _drive_open_training(settings, None, answer)
+    result, seen = _drive_open_training(qloop, settings, None, answer)
     assert result == 0
     assert seen == ["scenarioChooser"]
