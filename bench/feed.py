@@ -223,8 +223,9 @@ class StallWatchdog:
             print(f"  {count:5d}  {key}")
 
 
-def profile_slots(window: Any) -> dict[str, list[float]]:
-    """Time the window's own work on the GUI thread (model inserts, status, counts)."""
+def profile_slots(window: Any, spans: list[tuple[float, float, str]]) -> dict[str, list[float]]:
+    """Time the window's own work on the GUI thread (model inserts, status, counts); each call
+    is also appended to ``spans`` as (start, end, name)."""
     times: dict[str, list[float]] = {}
     targets = [
         (window.model, "insert_at_top"),
@@ -240,15 +241,47 @@ def profile_slots(window: Any) -> dict[str, list[float]]:
         original = getattr(obj, name)
         spent = times.setdefault(name, [])
 
-        def timed(*a: Any, _original: Any = original, _spent: list[float] = spent) -> Any:
+        def timed(
+            *a: Any, _original: Any = original, _spent: list[float] = spent, _name: str = name
+        ) -> Any:
             t0 = time.perf_counter()
             try:
                 return _original(*a)
             finally:
-                _spent.append((time.perf_counter() - t0) * 1000)
+                t1 = time.perf_counter()
+                _spent.append((t1 - t0) * 1000)
+                spans.append((t0, t1, _name))
 
         setattr(obj, name, timed)
     return times
+
+
+def time_paints(view: Any, spans: list[tuple[float, float, str]], paint_cpu: list[float]) -> Any:
+    """Time every paint of the feed's viewport: an event filter paints it itself (through the
+    view's ``viewportEvent``) and records (start, end, "paint") in ``spans`` and the GUI
+    thread's CPU milliseconds in ``paint_cpu``. Returns the filter (keep it)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintTimer(QObject):
+        def eventFilter(self, obj: Any, event: Any) -> bool:
+            if event.type() != QEvent.Type.Paint:
+                return False
+            t0, cpu0 = time.perf_counter(), time.thread_time()
+            view.viewportEvent(event)
+            spans.append((t0, time.perf_counter(), "paint"))
+            paint_cpu.append((time.thread_time() - cpu0) * 1000)
+            return True
+
+    timer = PaintTimer()
+    view.viewport().installEventFilter(timer)
+    return timer
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_queue_wait_ms() -> float:
@@ -287,7 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         "--switch-interval", type=float, default=None, help="sys.setswitchinterval override"
     )
     parser.add_argument(
-        "--diagnose", action="store_true", help="sample the GUI thread's stack during stalls"
+        "--diagnose",
+        action="store_true",
+        help="sample the GUI thread's stack during stalls, time the feed's paints and tell "
+        "what each long stall held",
     )
     parser.add_argument("--baseline", type=float, default=10.0, help="idle seconds measured")
     parser.add_argument("--hide-view", action="store_true", help=argparse.SUPPRESS)
@@ -450,7 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     sched.clear()
 
     gc.callbacks.append(on_gc)
-    slot_times = profile_slots(window)
+    spans: list[tuple[float, float, str]] = []
+    slot_times = profile_slots(window, spans)
+    paint_cpu: list[float] = []
+    paint_timer = time_paints(window.view, spans, paint_cpu) if args.diagnose else None
     watchdog = StallWatchdog(ticks) if args.diagnose else None
     if args.no_live:
         window.bridge.close()  # the engine runs, the window does not follow it
@@ -461,6 +500,10 @@ def main(argv: list[str] | None = None) -> int:
     heartbeat.start()
     sampler.start()
     queued_before = run_queue_wait_ms()
+    pids: dict[str, int] = {"window": os.getpid(), "simulator": proc.pid or 0}
+    if isinstance(engine, EngineProcess) and engine.pid is not None:
+        pids["engine"] = engine.pid
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     flood_start = time.perf_counter()
     flood_loop = QEventLoop()
     QTimer.singleShot(int(args.seconds * 1000), flood_loop.quit)
@@ -468,6 +511,10 @@ def main(argv: list[str] | None = None) -> int:
     heartbeat.stop()
     sampler.stop()
     gc.callbacks.remove(on_gc)
+    cpu_used = {name: cpu_seconds(pids[name]) - cpu_before[name] for name in cpu_before}
+    flood_seconds = time.perf_counter() - flood_start
+    if paint_timer is not None:
+        window.view.viewport().removeEventFilter(paint_timer)
     if watchdog is not None:
         watchdog.stop()
         watchdog.report()
@@ -503,9 +550,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stalls > 50 ms: {total:.0f} ms in all; the GUI thread ran {ran:.0f} ms, waited "
               f"for a CPU {queued:.0f} ms, slept (GIL, I/O) {slept:.0f} ms")  # fmt: skip
         for i in sorted(long_gaps, key=lambda i: ticks[i] - ticks[i + 1])[:8]:
+            inside = [
+                f"{name} {(e - s) * 1000:.1f}"
+                for s, e, name in sorted(spans)
+                if s < ticks[i + 1] and e > ticks[i]
+            ]
             print(f"  {(ticks[i + 1] - ticks[i]) * 1000:6.1f} ms: ran "
                   f"{(sched[i + 1][0] - sched[i][0]) / 1e6:5.1f}, waited for a CPU "
-                  f"{(sched[i + 1][1] - sched[i][1]) / 1e6:5.1f}")  # fmt: skip
+                  f"{(sched[i + 1][1] - sched[i][1]) / 1e6:5.1f}; "
+                  f"inside: {', '.join(inside) or 'none of the timed work'}")  # fmt: skip
+        paints = [(e - s) * 1000 for s, e, name in spans if name == "paint"]
+        if paints:
+            on_cpu = statistics.median(paint_cpu), max(paint_cpu)
+            print(f"feed paints: {len(paints)}, median {statistics.median(paints):.1f} ms, "
+                  f"max {max(paints):.1f} ms, total {sum(paints):.0f} ms; on a CPU: median "
+                  f"{on_cpu[0]:.1f} ms, max {on_cpu[1]:.1f} ms")  # fmt: skip
+    print("CPU used during the flood: " + ", ".join(
+        f"{name} {used:.1f} s ({used / flood_seconds:.0%} of a core)"
+        for name, used in cpu_used.items()))  # fmt: skip
     worst_gc = max(gc_pauses, key=lambda g: g[1], default=(0, 0.0))
     print(f"garbage collections: {len(gc_pauses):,}, longest {worst_gc[1]:.1f} ms "
           f"(generation {worst_gc[0]})")  # fmt: skip

@@ -145,6 +145,22 @@ async def _serve(engine: OutageEngine) -> None:
     await engine.run()
 
 
+def _run_as_batch() -> None:
+    """Linux: schedule this process (and the threads it starts) as a batch job.
+
+    The engine keeps its full share of the CPU (no lower priority: forwarding must not give
+    way to other programs), but its many wake-ups (network, database, the status thread) no
+    longer pre-empt whatever runs on that core, such as the window's GUI thread in the middle
+    of painting the feed; they wait for the scheduler tick instead. Elsewhere, or where the
+    system refuses, the engine runs as before.
+    """
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_BATCH"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except OSError as exc:
+            log.info("the engine process runs with the normal scheduling policy: %s", exc)
+
+
 def child_main(conn: Connection) -> None:
     """The engine process: runs until told to stop, or until its parent is gone."""
     # Ctrl+C in a terminal reaches the whole process group: the window decides when we stop.
@@ -152,6 +168,7 @@ def child_main(conn: Connection) -> None:
     setup: ChildSetup = conn.recv()
     link = _ParentLink(conn)
     _configure_child_logging(link, setup.log_levels)
+    _run_as_batch()  # before any thread starts: they inherit the policy
     database = make_engine(setup.database_url)  # the parent migrated it already
     engine = OutageEngine(setup.config, session_factory(database))
 
