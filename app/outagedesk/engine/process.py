@@ -7,7 +7,8 @@ In a process of its own the engine has an interpreter of its own; both share the
 
 The child is spawned (never forked: the parent runs Qt), receives its configuration over the
 pipe (tokens never travel in argv or the environment), opens the database the parent already
-migrated and runs :class:`OutageEngine`. It sends back events, status snapshots and log records;
+migrated and runs :class:`OutageEngine` as a batch job (Linux ``SCHED_BATCH``: a full share of
+the CPU, but no pre-empting the window). It sends back events, status snapshots and log records;
 the parent's link thread re-publishes the events on a local :class:`EventBus` and hands the
 records to the parent's logging. If the child dies, the parent notices at once, shows both links
 offline and starts a new child after a backoff; if the parent dies, the child stops by itself.
@@ -151,8 +152,8 @@ def _run_as_batch() -> None:
     The engine keeps its full share of the CPU (no lower priority: forwarding must not give
     way to other programs), but its many wake-ups (network, database, the status thread) no
     longer pre-empt whatever runs on that core, such as the window's GUI thread in the middle
-    of painting the feed; they wait for the scheduler tick instead. Elsewhere, or where the
-    system refuses, the engine runs as before.
+    of painting the feed; they wait their turn instead. Elsewhere, or where the system
+    refuses, the engine runs as before.
     """
     if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_BATCH"):
         try:
