@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from outagedesk import directory
@@ -746,6 +746,14 @@ def fts_is_consistent(engine: Engine) -> bool:
     return True
 
 
+def fts_hashsize(dbapi_conn: Any) -> int:
+    """The full-text index's stored "hashsize" (1 MiB when never set)."""
+    row = dbapi_conn.execute(
+        "SELECT v FROM service_locations_fts_config WHERE k = 'hashsize'"
+    ).fetchone()
+    return int(row[0]) if row else 1024 * 1024
+
+
 def numbered_rows(first: int, count: int, name: str) -> list[str]:
     return [
         f"A-{i},SL-{i},M-{i},{name} {i},{i} Main St,+1505555{i % 100:04d},no"
@@ -773,8 +781,15 @@ def test_a_big_import_into_a_small_table_builds_its_indexes_at_the_end(
 
     monkeypatch.setattr(directory._Writer, "build_deferred", spy_build)
     many = [HEADER, *numbered_rows(0, 5, "Baca"), *numbered_rows(5, 40, "Duran")]
+    hashsizes: list[int] = []  # the full-text hash size in force at each statement
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def note_hashsize(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("INSERT INTO service_locations_fts (rowid"):  # the fill
+            hashsizes.append(fts_hashsize(conn.connection.driver_connection))
 
     report = import_accounts_csv(engine, write_csv(tmp_path / "many.csv", many))
+    event.remove(engine, "after_cursor_execute", note_hashsize)
 
     assert (report.locations_added, report.locations_unchanged) == (40, 5)
     assert report.links_added == 40
@@ -787,6 +802,10 @@ def test_a_big_import_into_a_small_table_builds_its_indexes_at_the_end(
     }
     assert schema_of(engine) == schema
     assert fts_is_consistent(engine)
+    # One fill, with a big hash of pending terms; the index keeps its own setting afterwards.
+    assert hashsizes == [64 * 1024 * 1024]
+    with engine.connect() as conn:
+        assert fts_hashsize(conn.connection.driver_connection) == 1024 * 1024
     assert name_search(engine, "duran") == {f"SL-{i}" for i in range(5, 45)}
     with session_factory(engine)() as s:
         assert [t.account_number for t in link_targets(s, ["+15055550007"])["+15055550007"]] == [
