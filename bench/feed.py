@@ -500,7 +500,8 @@ def main(argv: list[str] | None = None) -> int:
     heartbeat.start()
     sampler.start()
     queued_before = run_queue_wait_ms()
-    pids: dict[str, int] = {"window": os.getpid(), "simulator": proc.pid or 0}
+    assert proc.pid is not None  # started above
+    pids = {"window": os.getpid(), "simulator": proc.pid}
     if isinstance(engine, EngineProcess) and engine.pid is not None:
         pids["engine"] = engine.pid
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
