@@ -132,6 +132,20 @@ def test_oms_timeouts_are_retried_without_a_second_ticket(
     assert [len(keys) for keys in keys_per_report(sim).values()] == [1]
 
 
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_a_slow_oms_gets_as_many_requests_at_once_as_configured(
+    sqlite_db: DbUnderTest, sim: Simulator, lanes: int
+) -> None:
+    # Every answer takes 0.3 s, so the forwarder fills each of its lanes and no more.
+    sim.oms.delay_next(0.3, count=9)
+    for n in range(9):
+        sim.gateway.add_message(from_=KNOWN, body=f"OUT {n}")
+    with running_engine(sqlite_db, sim, forward_concurrency=lanes):
+        wait_until(lambda: report_states(sqlite_db) == {"forwarded": 9}, 30, "nine tickets")
+    assert sim.oms.peak_in_flight == lanes
+    assert sim.oms.tickets_created == 9
+
+
 def test_oms_down_keeps_reports_queued_then_forwards(
     sqlite_db: DbUnderTest, sim: Simulator
 ) -> None:

@@ -242,15 +242,19 @@ class _Handler(BaseHTTPRequestHandler):
             headers=self.fields,
             body=body,
         )
+        app.request_started()
         try:
-            response = app.handle(request)
-        except Exception:  # noqa: BLE001 - a simulator bug must answer 500, not hang up
-            _log.exception("simulator handler failed for %s %s", self.command, path)
-            response = json_response(500, {"error": "internal_error"})
-        if response.delay > 0 and app.stopping.wait(response.delay):
-            self.close_connection = True
-            return
-        self._write(response)
+            try:
+                response = app.handle(request)
+            except Exception:  # noqa: BLE001 - a simulator bug must answer 500, not hang up
+                _log.exception("simulator handler failed for %s %s", self.command, path)
+                response = json_response(500, {"error": "internal_error"})
+            if response.delay > 0 and app.stopping.wait(response.delay):
+                self.close_connection = True
+                return
+            self._write(response)
+        finally:
+            app.request_finished()
 
     def _write(self, response: Response) -> None:
         status = response.status
@@ -399,6 +403,9 @@ class SimServer:
         self._faults = _FaultQueue()
         self._down = False
         self.stopping = threading.Event()
+        self._flight_lock = threading.Lock()
+        self._in_flight = 0
+        self._peak_in_flight = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -419,6 +426,21 @@ class SimServer:
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests this server was answering at one moment."""
+        with self._flight_lock:
+            return self._peak_in_flight
+
+    def request_started(self) -> None:
+        with self._flight_lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+
+    def request_finished(self) -> None:
+        with self._flight_lock:
+            self._in_flight -= 1
 
     def start(self) -> None:
         with self._life_lock:
