@@ -12,7 +12,7 @@ import logging
 import ssl
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
+L = TypeVar("L")  # a lane: one HTTP client, or a client of one server over it
+W = TypeVar("W")  # an item of work for a lane
 
 # Failures in a row before "degraded" becomes "offline".
 OFFLINE_AFTER = 3
@@ -150,6 +152,19 @@ async def _lanes(count: int, tls: ssl.SSLContext) -> AsyncIterator[list[httpx.As
     async with contextlib.AsyncExitStack() as stack:
         clients = [_http_client(1, tls) for _ in range(max(count, 1))]
         yield [await stack.enter_async_context(client) for client in clients]
+
+
+async def _through_lanes(
+    lanes: Sequence[L], work: Iterable[W], handle: Callable[[L, W], Awaitable[None]]
+) -> None:
+    """Hand out ``work`` item by item to whichever lane is free, each lane one at a time."""
+    waiting = deque(work)
+
+    async def lane(client: L) -> None:
+        while waiting:
+            await handle(client, waiting.popleft())
+
+    await asyncio.gather(*(lane(client) for client in lanes[: len(waiting)]))
 
 
 class OutageEngine:
@@ -417,27 +432,24 @@ class OutageEngine:
         """Send a batch concurrently, one request in flight per lane; once the OMS fails with
         nothing getting through, the rest is given back unsent rather than piling onto a sick
         server."""
-        waiting = deque(tasks)
         tripped = False
         succeeded = False
         done: list[outbox.Delivery] = []
         skipped: list[outbox.ClaimedTask] = []
 
-        async def lane(client: OmsWebhookClient) -> None:
+        async def deliver(client: OmsWebhookClient, task: outbox.ClaimedTask) -> None:
             nonlocal tripped, succeeded
-            while waiting:
-                task = waiting.popleft()
-                if tripped and not succeeded:
-                    skipped.append(task)
-                    continue
-                outcome: OmsOutcome = await client.deliver(task.idempotency_key, task.payload)
-                if outcome.kind in (OutcomeKind.TRANSIENT, OutcomeKind.AUTH):
-                    tripped = True
-                else:
-                    succeeded = True
-                done.append(outbox.Delivery(task, outcome))
+            if tripped and not succeeded:
+                skipped.append(task)
+                return
+            outcome: OmsOutcome = await client.deliver(task.idempotency_key, task.payload)
+            if outcome.kind in (OutcomeKind.TRANSIENT, OutcomeKind.AUTH):
+                tripped = True
+            else:
+                succeeded = True
+            done.append(outbox.Delivery(task, outcome))
 
-        await asyncio.gather(*(lane(client) for client in oms[: len(tasks)]))
+        await _through_lanes(oms, tasks, deliver)
         return done, skipped
 
     # -- texts to customers ------------------------------------------------------------------
@@ -507,20 +519,17 @@ class OutageEngine:
         self, lanes: Sequence[httpx.AsyncClient], texts: list[outbound.ClaimedText]
     ) -> list[outbound.SendResult]:
         cfg = self.config
-        waiting = deque(texts)
         results: list[outbound.SendResult] = []
 
-        async def lane(http: httpx.AsyncClient) -> None:
-            while waiting:
-                text = waiting.popleft()
-                answer = await send_text(http, cfg.gateway_url, cfg.gateway_token, text.payload)
-                results.append(
-                    outbound.SendResult(
-                        text, answer.outcome, answer.gateway_id, answer.detail, answer.retry_after
-                    )
+        async def send(http: httpx.AsyncClient, text: outbound.ClaimedText) -> None:
+            answer = await send_text(http, cfg.gateway_url, cfg.gateway_token, text.payload)
+            results.append(
+                outbound.SendResult(
+                    text, answer.outcome, answer.gateway_id, answer.detail, answer.retry_after
                 )
+            )
 
-        await asyncio.gather(*(lane(http) for http in lanes[: len(texts)]))
+        await _through_lanes(lanes, texts, send)
         return results
 
     def _tally(self, deliveries: list[outbox.Delivery]) -> None:

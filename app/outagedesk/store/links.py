@@ -55,8 +55,9 @@ def link_targets(session: Session, phones: Collection[str]) -> dict[str, list[Li
     if not phones:
         return {}
     # The columns need no ORM loading: on the session's connection the look-up is 10-20 %
-    # faster (bench/import_accounts.py). A flush keeps what session.execute would see.
-    session.flush()
+    # faster (bench/import_accounts.py). The autoflush session.execute would do is done here.
+    if session.autoflush:
+        session.flush()
     rows = session.connection().execute(_TARGETS, {"phones": list(phones)})
     found: dict[str, list[LinkTarget]] = defaultdict(list)
     for phone, account, location, meter, life in rows:
