@@ -349,9 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     from outagedesk.config import Settings
     from outagedesk.directory import import_directory_rows
     from outagedesk.engine.process import EngineProcess
-    from outagedesk.runtime import engine_config, open_database
+    from outagedesk.runtime import engine_config, freeze_heap, open_database
     from outagedesk.store.feed import FeedFilter, FeedQuery
-    from outagedesk.ui.app import freeze_heap, tune_interpreter
+    from outagedesk.ui.app import tune_interpreter
     from outagedesk.ui.backend import Backend, engine_runner
     from outagedesk.ui.main_window import MainWindow
 

@@ -11,7 +11,7 @@ import sys
 from outagedesk.config import Settings
 from outagedesk.engine.core import EngineStatus, OutageEngine
 from outagedesk.logs import setup_logging
-from outagedesk.runtime import engine_config, open_database
+from outagedesk.runtime import engine_config, freeze_heap, open_database
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ async def _serve(engine: OutageEngine, interval: float) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, engine.stop)
+    freeze_heap()
+    loop.call_later(15, freeze_heap)
     print("outagedesk engine running; Ctrl+C stops it", flush=True)
 
     async def report() -> None:

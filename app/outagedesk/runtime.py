@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -11,6 +12,16 @@ from outagedesk.config import Settings, SettingsError
 from outagedesk.domain.replies import PROVIDER_FAMILIES, ReplyPolicy, template_problems
 from outagedesk.engine.core import EngineConfig
 from outagedesk.store.db import make_engine, migrate, session_factory
+
+
+def freeze_heap() -> None:
+    """Move everything alive now (modules, SQLAlchemy's caches, phone metadata, Qt wrappers)
+    out of the garbage collector's sight: a full collection then scans only what the storm
+    creates, in milliseconds instead of 100+ ms (a frozen GUI, a stalled engine).
+
+    Called once a process is set up, and again once it has loaded what it loads lazily."""
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass

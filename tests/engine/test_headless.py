@@ -35,10 +35,15 @@ def test_headless_prints_status_and_stops_cleanly_on_sigint(tmp_path: Path) -> N
         with out.open("wb") as sink:
             proc = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
         try:
+            # The OMS's state follows its first answer, which may come a status line later.
             wait_until(
-                lambda: "received=4 forwarded=0 unlinked=3" in out.read_text(),
+                lambda: any(
+                    "gateway=online oms=online" in line
+                    and "received=4 forwarded=0 unlinked=3" in line
+                    for line in out.read_text().splitlines()
+                ),
                 30,
-                "a status line with the three unlinked reports",
+                "a status line with both links online and the three unlinked reports",
                 out.read_text,
             )
         finally:

@@ -35,6 +35,7 @@ from typing import Any
 from outagedesk.domain.backoff import backoff_delay
 from outagedesk.engine.core import Counters, EngineConfig, EngineStatus, LinkStatus, OutageEngine
 from outagedesk.engine.events import ConnectionChanged, Event, EventBus, LinkState
+from outagedesk.runtime import freeze_heap
 from outagedesk.store.db import make_engine, session_factory
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,11 @@ def _report_status(
 
 
 async def _serve(engine: OutageEngine) -> None:
+    loop = asyncio.get_running_loop()
     # A service manager ending the session asks the engine, not Python, to stop.
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, engine.stop)
+    loop.add_signal_handler(signal.SIGTERM, engine.stop)
+    freeze_heap()
+    loop.call_later(15, freeze_heap)
     await engine.run()
 
 

@@ -27,6 +27,7 @@ from outagedesk.domain.reports import (
     oms_payload,
 )
 from outagedesk.gateway.contract import GatewayMessage, Page, format_timestamp
+from outagedesk.store.bulk import BulkInsert
 from outagedesk.store.links import link_targets
 from outagedesk.store.models import (
     Base,
@@ -51,6 +52,41 @@ REPORTS = Base.metadata.tables[Report.__tablename__]
 OUTBOX = Base.metadata.tables[OutboxTask.__tablename__]
 CONSENT = Base.metadata.tables[ConsentRecord.__tablename__]
 TEXTS = Base.metadata.tables[OutboundText.__tablename__]
+
+_INSERT_MESSAGES = BulkInsert(
+    MESSAGES,
+    (
+        "gateway_message_id", "phone", "to", "body", "received_at", "stored_at", "carrier",
+        "gateway_keyword", "tags", "kind", "keyword", "remarks", "revocation_suspected", "raw",
+    ),
+    returning=("gateway_message_id", "id"),
+)  # fmt: skip
+_INSERT_CONSENT = BulkInsert(
+    CONSENT, ("phone", "keyword", "opted_in", "at", "how", "message_pk", "actor", "tags")
+)
+_INSERT_REPORTS = BulkInsert(
+    REPORTS,
+    (
+        "report_id", "message_id", "phone", "received_at", "remarks", "revision", "state",
+        "account_number", "service_location_id", "meter_id", "resolved_level", "priority",
+        "updated_at",
+    ),
+    returning=("report_id", "id"),
+)  # fmt: skip
+_TASK_COLUMNS = (
+    "kind", "idempotency_key", "report_pk", "payload", "done", "attempts", "next_attempt_at",
+    "created_at",
+)  # fmt: skip
+_INSERT_TASKS = BulkInsert(OUTBOX, _TASK_COLUMNS)
+_INSERT_TEXT_TASKS = BulkInsert(OUTBOX, (*_TASK_COLUMNS, "outbound_pk"))
+_INSERT_TEXTS = BulkInsert(
+    TEXTS,
+    (
+        "phone", "body", "purpose", "keyword", "in_reply_to", "idempotency_key", "state",
+        "detail", "gateway_id", "created_at", "sent_at",
+    ),
+    returning=("idempotency_key", "id"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +148,8 @@ def ingest_page(session: Session, gateway: str, page: Page, policy: IngestPolicy
         stored_at = utcnow()
         # RETURNING rows are matched by key: asking SQLite for them in parameter order would
         # make it insert one row per statement.
-        returned = session.execute(
-            insert(MESSAGES).returning(MESSAGES.c.gateway_message_id, MESSAGES.c.id),
+        returned = _INSERT_MESSAGES.execute(
+            session,
             [
                 {
                     "gateway_message_id": msg.id,
@@ -144,7 +180,7 @@ def ingest_page(session: Session, gateway: str, page: Page, policy: IngestPolicy
         if (record := _consent_row(msg, verdict, pk)) is not None
     ]
     if consent:
-        session.execute(insert(CONSENT), consent)
+        _INSERT_CONSENT.execute(session, consent)
     if policy.replies is not None:
         result.replies = _queue_replies(
             session, messages, verdicts, result.message_ids, policy.replies
@@ -204,9 +240,7 @@ def ingest_page(session: Session, gateway: str, page: Page, policy: IngestPolicy
         if link is None:
             result.unlinked += 1
     if report_rows:
-        returned_reports = session.execute(
-            insert(REPORTS).returning(REPORTS.c.report_id, REPORTS.c.id), report_rows
-        )
+        returned_reports = _INSERT_REPORTS.execute(session, report_rows)
         report_pk_of: dict[str, int] = {key: pk for key, pk in returned_reports}
         report_pks = [report_pk_of[str(row["report_id"])] for row in report_rows]
         result.report_ids = list(report_pks)
@@ -225,7 +259,7 @@ def ingest_page(session: Session, gateway: str, page: Page, policy: IngestPolicy
             if payload is not None
         ]
         if tasks:
-            session.execute(insert(OUTBOX), tasks)
+            _INSERT_TASKS.execute(session, tasks)
         result.forwardable = len(tasks)
 
     _save_cursor(session, gateway, page.next_cursor)
@@ -324,12 +358,10 @@ def _queue_replies(
         )
     if not rows:
         return 0
-    returned = session.execute(
-        insert(TEXTS).returning(TEXTS.c.idempotency_key, TEXTS.c.id), [text for text, _ in rows]
-    )
+    returned = _INSERT_TEXTS.execute(session, [text for text, _ in rows])
     pk_of: dict[str, int] = {key: pk for key, pk in returned}
-    session.execute(
-        insert(OUTBOX),
+    _INSERT_TEXT_TASKS.execute(
+        session,
         [{**task, "outbound_pk": pk_of[str(text["idempotency_key"])]} for text, task in rows],
     )
     return len(rows)

@@ -7,17 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from outagedesk.domain.reports import ReportState
 from outagedesk.oms.webhook import OmsOutcome, OutcomeKind
+from outagedesk.store.bulk import BulkInsert
 from outagedesk.store.ingest import OMS_TASK
 from outagedesk.store.leases import FINISH, OUTBOX, RETRY, lease_due, retry_params
 from outagedesk.store.models import Base, OmsAttempt, OutboxTask, Report, utcnow
 
 REPORTS = Base.metadata.tables[Report.__tablename__]
 ATTEMPTS = Base.metadata.tables[OmsAttempt.__tablename__]
+_INSERT_ATTEMPTS = BulkInsert(
+    ATTEMPTS,
+    ("report_pk", "revision", "idempotency_key", "at", "http_status", "outcome", "detail"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +135,7 @@ def record_deliveries(
         if values:
             report_changes[tuple(values)].append({"report": task.report_pk, **values})
         changed.append(task.report_pk)
-    session.execute(insert(ATTEMPTS), attempts)
+    _INSERT_ATTEMPTS.execute(session, attempts)
     if finished:
         session.execute(FINISH, finished)
     if retried:

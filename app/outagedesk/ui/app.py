@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox
 from outagedesk.config import Settings, SettingsError
 from outagedesk.logs import setup_logging
 from outagedesk.ops.base import Actor
-from outagedesk.runtime import engine_config
+from outagedesk.runtime import engine_config, freeze_heap
 from outagedesk.training.environment import TrainingError, load_training_settings
 from outagedesk.training.scenario import ScenarioError, shipped_scenarios
 from outagedesk.ui import theme
@@ -62,14 +61,6 @@ def tune_interpreter(switch_interval: float = SWITCH_INTERVAL, *, freeze: bool =
     sys.setswitchinterval(switch_interval)
     if freeze:
         freeze_heap()
-
-
-def freeze_heap() -> None:
-    """Move everything alive now (Qt wrappers, SQLAlchemy, phone metadata...) out of the
-    garbage collector's sight: a full collection then scans only what the storm creates, in
-    milliseconds instead of a GUI-freezing 100+ ms."""
-    gc.collect()
-    gc.freeze()
 
 
 class CrashReporter(QObject):
