@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
-    QTableView,
     QTextBrowser,
     QToolBar,
     QToolButton,
@@ -76,6 +75,7 @@ from outagedesk.ui.feed_model import (
     FeedModel,
     filter_label,
 )
+from outagedesk.ui.feed_view import FeedView
 from outagedesk.ui.link_dialog import (
     Failure,
     LinkDialog,
@@ -275,7 +275,7 @@ class MainWindow(QMainWindow):
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, central)
         self.splitter.setObjectName("mainSplitter")
-        self.view = QTableView(self.splitter)
+        self.view = FeedView(self.splitter)
         self.view.setObjectName("feedView")
         self.view.setAccessibleName("Live feed of inbound texts, newest first")
         self.view.setModel(self.model)
