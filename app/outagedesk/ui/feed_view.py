@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QTableView, QWidget
 
 class FeedView(QTableView):
     """During a storm each batch of new texts shifts every visible row, so the whole viewport
-    is repainted: 35 rows of fresh text took 35-50 ms of CPU on a slow host, and as long
+    is repainted: 35 rows of fresh text took 30-50 ms of CPU on a slow host, and as long
     again waiting for a core beside the engine. Painting it as strips of ``STRIP_ROWS`` rows,
     one per turn of the event loop, lets keys, clicks and timers in between: the rows appear
     top to bottom within a few frames, and no single paint holds the thread for long.
@@ -17,7 +17,7 @@ class FeedView(QTableView):
     The viewport is opaque, so the part left for the next turn keeps showing the rows it
     showed until it is painted (never a blank band)."""
 
-    STRIP_ROWS = 8
+    STRIP_ROWS = 5
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
