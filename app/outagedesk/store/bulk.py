@@ -2,7 +2,7 @@
 
 SQLAlchemy's executemany builds a parameter dict per row and runs every value through its
 own layers before the driver sees it; for a storm page (about five rows a text) that was
-close to half of the database thread's time. A `BulkInsert` binds with the very same type
+about 40 % of the database thread's time. A `BulkInsert` binds with the very same type
 processors (so what is stored is identical), but applies each column's processor to the whole
 column at once and hands the driver one multi-row statement.
 """
@@ -129,4 +129,3 @@ def _processed(process: Callable[[Any], Any], values: list[Any]) -> list[Any]:
             last, bound = value, process(value)
         out.append(bound)
     return out
-
