@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QFont
 from PySide6.QtWidgets import (
     QApplication,
     QLineEdit,
     QPushButton,
     QTableView,
     QTextBrowser,
+    QToolButton,
     QWidget,
 )
 from pytestqt.qtbot import QtBot
@@ -283,3 +285,35 @@ def test_ctrl_q_stops_everything_cleanly(qtbot: QtBot, window: MainWindow) -> No
     assert not engine_thread.running
     assert engine_thread.error is None
     qtbot.waitUntil(lambda: our_threads() == [], timeout=10_000)
+
+
+def test_a_chosen_filter_keeps_its_whole_label_in_bold(window: MainWindow, qtbot: QtBot) -> None:
+    # The style sheets set the chosen filter's label in bold (and its focus frame a pixel wider);
+    # a button sized for its plain label cut a long one off at both ends once it was chosen.
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    before = app.styleSheet()
+    try:
+        for name in theme.THEMES:
+            theme.apply_theme(name)
+            button = window.filter_buttons[FeedFilter.FAILED]
+            button.setText("Failed/Rejected (12,345)")
+            button.click()
+            button.setFocus()
+            QApplication.processEvents()
+            bold_twin = QToolButton(window.filter_bar)  # styled as a filter, never shown
+            bold_twin.setText(button.text())
+            font = QFont(button.font())
+            font.setBold(True)
+            bold_twin.setFont(font)
+            needed = bold_twin.sizeHint().width() + 2
+            assert button.sizeHint().width() >= needed, name
+            assert button.minimumSizeHint().width() >= needed, name
+            qtbot.waitUntil(partial(_at_least_as_wide, button, needed), timeout=2_000)
+            bold_twin.deleteLater()
+    finally:
+        app.setStyleSheet(before)
+
+
+def _at_least_as_wide(widget: QWidget, width: int) -> bool:
+    return widget.width() >= width
