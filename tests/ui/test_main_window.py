@@ -6,8 +6,9 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QFont
+from PySide6.QtGui import QAction, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QApplication,
     QLineEdit,
@@ -317,3 +318,27 @@ def test_a_chosen_filter_keeps_its_whole_label_in_bold(window: MainWindow, qtbot
 
 def _at_least_as_wide(widget: QWidget, width: int) -> bool:
     return widget.width() >= width
+
+
+def test_larger_text_widens_the_feed_columns_and_reaches_the_details(
+    window: MainWindow,
+) -> None:
+    header = window.view.horizontalHeader()
+    phone_before = header.sectionSize(C_PHONE)
+    header.resizeSection(C_TEXT, 300)  # a width the dispatcher chose grows as well
+    point_size = window.details.font().pointSizeF()
+    header_size = header.font().pointSizeF()
+
+    window.set_font_scale(1.5)
+    assert header.sectionSize(C_PHONE) == round(phone_before * 1.5)
+    assert header.sectionSize(C_TEXT) == 450
+    assert window.details.font().pointSizeF() == pytest.approx(point_size * 1.5)
+    assert header.font().pointSizeF() == pytest.approx(header_size * 1.5)
+    # The whole phone number still fits its column.
+    phone = window.model.index(0, C_PHONE).data() or "(505) 555-0123"
+    assert QFontMetrics(window.view.font()).horizontalAdvance(phone) < header.sectionSize(C_PHONE)
+
+    window.zoom_reset()
+    assert header.sectionSize(C_PHONE) == phone_before
+    assert header.sectionSize(C_TEXT) == 300
+    assert window.details.font().pointSizeF() == pytest.approx(point_size)

@@ -795,7 +795,8 @@ class MainWindow(QMainWindow):
             scale = float(str(s.value("view/fontScale", 1.0)))
         except ValueError:
             scale = 1.0
-        self.set_font_scale(scale)
+        # Widths restored above were saved at the saved scale: only the defaults need scaling.
+        self.set_font_scale(scale, rescale_columns=not isinstance(header, QByteArray))
         muted = str(s.value("view/muted", "false")).lower() == "true"
         self.mute_action.setChecked(muted)
         self._set_muted(muted)
@@ -1313,8 +1314,13 @@ class MainWindow(QMainWindow):
         self._details_key = None
         self._schedule_details()
 
-    def set_font_scale(self, scale: float) -> None:
+    def set_font_scale(self, scale: float, *, rescale_columns: bool = True) -> None:
+        """Text in the feed, its header and the details pane at ``scale`` times the desktop's
+        size. The feed's columns grow and shrink with it (the widths a user set included), so
+        larger text shows as much of a phone number as before; ``rescale_columns=False`` is for
+        widths saved at this scale."""
         scale = min(max(scale, FONT_STEPS[0]), FONT_STEPS[-1])
+        ratio = scale / self.font_scale
         self.font_scale = scale
         font = QFont(self._base_font)
         size = self._base_font.pointSizeF()
@@ -1322,7 +1328,14 @@ class MainWindow(QMainWindow):
             font.setPointSizeF(size * scale)
         self.setFont(font)
         self.view.setFont(font)
+        # Set on these two as well: under the style sheets the window's font does not reach them.
+        self.view.horizontalHeader().setFont(font)
+        self.details.setFont(font)
         self.model.set_font(font)
+        if rescale_columns and abs(ratio - 1.0) > 1e-6:
+            hh = self.view.horizontalHeader()
+            for col in range(hh.count()):
+                hh.resizeSection(col, round(hh.sectionSize(col) * ratio))
         height = QFontMetrics(font).height() + 8
         vh = self.view.verticalHeader()
         vh.setMinimumSectionSize(height)
