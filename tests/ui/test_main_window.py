@@ -291,12 +291,10 @@ def test_ctrl_q_stops_everything_cleanly(qtbot: QtBot, window: MainWindow) -> No
 def test_a_chosen_filter_keeps_its_whole_label_in_bold(window: MainWindow, qtbot: QtBot) -> None:
     # The style sheets set the chosen filter's label in bold (and its focus frame a pixel wider);
     # a button sized for its plain label cut a long one off at both ends once it was chosen.
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    before = app.styleSheet()
+    chosen = window.theme_name
     try:
         for name in theme.THEMES:
-            theme.apply_theme(name)
+            window.set_theme(name)
             button = window.filter_buttons[FeedFilter.FAILED]
             button.setText("Failed/Rejected (12,345)")
             button.click()
@@ -313,7 +311,7 @@ def test_a_chosen_filter_keeps_its_whole_label_in_bold(window: MainWindow, qtbot
             qtbot.waitUntil(partial(_at_least_as_wide, button, needed), timeout=2_000)
             bold_twin.deleteLater()
     finally:
-        app.setStyleSheet(before)
+        window.set_theme(chosen)
 
 
 def _at_least_as_wide(widget: QWidget, width: int) -> bool:
