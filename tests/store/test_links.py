@@ -12,14 +12,21 @@ from dbsupport import DbUnderTest
 PHONE = "+15055550123"
 
 
+def _location(s: Session, location: str, account: str, meter: str, *, life: bool = False) -> None:
+    s.add(ServiceLocation(service_location_id=location, account_number=account, meter_id=meter,
+                          life_support=life))  # fmt: skip
+
+
+def _link(s: Session, phone: str, account: str, location: str | None) -> None:
+    s.add(PhoneLink(phone=phone, account_number=account, service_location_id=location,
+                    source="dispatcher"))  # fmt: skip
+
+
 def test_a_link_added_in_the_same_session_is_found_before_any_flush(db: DbUnderTest) -> None:
     with db.sessions() as s:
-        s.add(ServiceLocation(service_location_id="SL-1", account_number="A-1", meter_id="M-1",
-                              life_support=True))  # fmt: skip
-        s.add(PhoneLink(phone=PHONE, account_number="A-1", service_location_id="SL-1",
-                        source="dispatcher"))  # fmt: skip
-        s.add(PhoneLink(phone=PHONE, account_number="A-2", service_location_id=None,
-                        source="dispatcher"))  # fmt: skip
+        _location(s, "SL-1", "A-1", "M-1", life=True)
+        _link(s, PHONE, "A-1", "SL-1")
+        _link(s, PHONE, "A-2", None)
         found = link_targets(s, [PHONE, "+15055550199"])
     assert sorted(found) == [PHONE]
     by_account = {t.account_number: t for t in found[PHONE]}
@@ -29,23 +36,13 @@ def test_a_link_added_in_the_same_session_is_found_before_any_flush(db: DbUnderT
     assert by_account["A-2"].life_support is False
 
 
-def _location(s: Session, location: str, account: str, *, life: bool = False) -> None:
-    s.add(ServiceLocation(service_location_id=location, account_number=account,
-                          meter_id=f"M-{location}", life_support=life))  # fmt: skip
-
-
-def _link(s: Session, phone: str, account: str, location: str | None) -> None:
-    s.add(PhoneLink(phone=phone, account_number=account, service_location_id=location,
-                    source="dispatcher"))  # fmt: skip
-
-
 def test_a_whole_account_link_is_life_support_when_any_of_its_locations_is(
     db: DbUnderTest,
 ) -> None:
     with db.sessions() as s:
-        _location(s, "SL-1", "A-1")
-        _location(s, "SL-2", "A-1", life=True)
-        _location(s, "SL-3", "A-2")
+        _location(s, "SL-1", "A-1", "M-1")
+        _location(s, "SL-2", "A-1", "M-2", life=True)
+        _location(s, "SL-3", "A-2", "M-3")
         _link(s, PHONE, "A-1", None)
         _link(s, PHONE, "A-2", None)
         _link(s, PHONE, "A-1", "SL-1")
@@ -59,7 +56,7 @@ def test_a_link_to_a_location_that_moved_to_another_account_has_no_meter(
     db: DbUnderTest,
 ) -> None:
     with db.sessions() as s:
-        _location(s, "SL-1", "A-9", life=True)  # the directory now puts SL-1 under A-9
+        _location(s, "SL-1", "A-9", "M-1", life=True)  # the directory now puts SL-1 under A-9
         _link(s, PHONE, "A-1", "SL-1")
         s.commit()
         [target] = link_targets(s, [PHONE])[PHONE]
