@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -239,6 +240,66 @@ def test_reimport_updates_and_never_duplicates(engine: Engine, tmp_path: Path) -
     assert (again.locations_added, again.locations_updated, again.links_added) == (0, 0, 0)
     assert again.locations_unchanged == 4
     assert count(engine, PhoneLink) == 5
+
+
+def test_sqlite_writes_a_batch_in_statements_of_a_few_sizes(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is bound as rows of VALUES: full statements, then the rest in powers of two,
+    so that only a few statement sizes are ever prepared. The counts stay exact with new,
+    changed and unchanged locations in one batch."""
+    monkeypatch.setattr(directory, "_SQLITE_ROWS_PER_STATEMENT", 4)
+    sizes: dict[str, list[int]] = {"service_locations": [], "phone_links": []}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def note_size(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        for table, row in (
+            ("service_locations", "(?, ?, ?, ?, ?, ?)"),
+            ("phone_links", "(?, ?, ?)"),
+        ):
+            if statement.lstrip().startswith(f"INSERT INTO {table} ("):
+                sizes[table].append(statement.count(row))
+
+    report = import_accounts_csv(
+        engine, write_csv(tmp_path / "a.csv", [HEADER, *numbered_rows(0, 23, "Baca")])
+    )
+
+    assert (report.locations_added, report.links_added) == (23, 23)
+    assert sizes["service_locations"] == [4, 4, 4, 4, 4, 2, 1]
+    assert sizes["phone_links"] == [4, 4, 4, 4, 4, 2, 1]
+    assert sorted(locations(engine)) == sorted(f"SL-{i}" for i in range(23))
+    assert links(engine) == {(f"+1505555{i:04d}", f"A-{i}", f"SL-{i}") for i in range(23)}
+
+    second = [HEADER, *numbered_rows(0, 31, "Baca")]
+    second[6] = second[6].replace("Main St", "Mesa Rd")  # SL-5 moved
+    second[18] = second[18].replace(",no", ",yes")  # SL-17 now on life support
+    event.remove(engine, "before_cursor_execute", note_size)
+    again = import_accounts_csv(engine, write_csv(tmp_path / "b.csv", second))
+    assert (again.locations_added, again.locations_updated, again.locations_unchanged) == (
+        8,
+        2,
+        21,
+    )
+    assert again.links_added == 8
+    assert locations(engine)["SL-5"][3] == "5 Mesa Rd"
+    assert locations(engine)["SL-17"][4] is True
+
+
+def test_the_reader_thread_runs_with_quick_thread_switches(engine: Engine, tmp_path: Path) -> None:
+    before = sys.getswitchinterval()
+    during: list[float] = []
+    import_accounts_csv(
+        engine,
+        write_csv(tmp_path / "a.csv", GOOD),
+        progress=lambda *_: during.append(sys.getswitchinterval()),
+    )
+    assert during
+    assert max(during) < before
+    assert sys.getswitchinterval() == before
+    bad = write_csv(tmp_path / "bad.csv", [*GOOD, "A-1,,M-1,N,1 Main St,,no"])
+    with pytest.raises(ImportFailed):
+        import_accounts_csv(engine, bad)
+    assert sys.getswitchinterval() == before
 
 
 def test_links_are_not_removed_by_a_reimport(engine: Engine, tmp_path: Path) -> None:
@@ -796,7 +857,7 @@ def test_a_big_import_into_a_small_table_builds_its_indexes_at_the_end(
     assert len(dropped) == 1
     assert dropped[0], "the indexes were not deferred"
     assert {name for _, name, _ in dropped[0]} >= {
-        "ix_phone_links_account",
+        "ix_phone_links_account_bytes",
         "ix_service_locations_meter_id_ci",
         "service_locations_fts_ai",
     }

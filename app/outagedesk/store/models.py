@@ -124,7 +124,8 @@ class PhoneLink(Base):
     __tablename__ = "phone_links"
     __table_args__ = (
         UniqueConstraint("phone", "account_number", "service_location_id", name="uq_phone_link"),
-        Index("ix_phone_links_account", "account_number", "service_location_id"),
+        # By account: ix_phone_links_account (PostgreSQL only) or, on SQLite, the byte-order
+        # ix_phone_links_account_bytes (migrations 0004 and 0007).
         # The supervisors' review queue: unreviewed links, oldest first.
         Index("ix_phone_links_review", "reviewed", "id"),
         # The Mappings screen's sort orders (its byte-order prefix indexes: migration 0004).
