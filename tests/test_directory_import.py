@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from outagedesk import directory
 from outagedesk.cli import main as cli_main
@@ -861,6 +861,8 @@ def test_a_big_import_into_a_small_table_builds_its_indexes_at_the_end(
         "ix_service_locations_meter_id_ci",
         "service_locations_fts_ai",
     }
+    # The table held links: the unique index stays to decide the conflicts.
+    assert "uq_phone_link" not in {name for _, name, _ in dropped[0]}
     assert schema_of(engine) == schema
     assert fts_is_consistent(engine)
     # One fill, with a big hash of pending terms; the index keeps its own setting afterwards.
@@ -885,6 +887,45 @@ def test_a_big_import_into_a_small_table_builds_its_indexes_at_the_end(
     )
     assert name_search(engine, "esquibel") == {"SL-99"}
     assert fts_is_consistent(engine)
+
+
+def test_a_big_import_into_no_links_builds_their_unique_index_at_the_end(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no links yet, the links go in without their unique index, which is built at the
+    end and then refuses a second copy of a link as before."""
+    monkeypatch.setattr(directory, "_DEFER_MIN_ROWS", 20)
+    schema = schema_of(engine)
+    statements: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def note(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    rows = [HEADER, *numbered_rows(0, 40, "Baca")]
+    rows[40] = "A-39,SL-39,M-39,Baca 39,39 Main St,+15055550039;+15055550001,no"  # SL-1's too
+    report = import_accounts_csv(engine, write_csv(tmp_path / "first.csv", rows))
+    event.remove(engine, "before_cursor_execute", note)
+
+    assert (report.locations_added, report.links_added) == (40, 41)
+    assert 'DROP INDEX "uq_phone_link"' in statements
+    link_inserts = [s for s in statements if s.startswith("INSERT INTO phone_links")]
+    assert link_inserts
+    assert not any("ON CONFLICT" in s for s in link_inserts)
+    assert schema_of(engine) == schema
+    expected = {(f"+1505555{i:04d}", f"A-{i}", f"SL-{i}") for i in range(40)}
+    assert links(engine) == expected | {("+15055550001", "A-39", "SL-39")}
+    with session_factory(engine)() as s:
+        found = link_targets(s, ["+15055550001"])["+15055550001"]
+        assert sorted(t.service_location_id or "" for t in found) == ["SL-1", "SL-39"]
+    again = import_accounts_csv(engine, write_csv(tmp_path / "again.csv", rows))
+    assert (again.locations_unchanged, again.links_added) == (40, 0)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO phone_links (phone, account_number, service_location_id, source, "
+            "created_by, desk, created_at, reviewed, version) VALUES "
+            "('+15055550001', 'A-1', 'SL-1', 'directory', 'x', '', '2026-11-28 00:00:00', 1, 1)"
+        )
 
 
 def test_a_failed_big_import_keeps_every_index(

@@ -87,6 +87,7 @@ _SQLITE_CACHE_KIB = 256 * 1024
 _DEFER_MIN_ROWS = 50_000
 _DEFER_RATIO = 4
 _FTS_INSERT_TRIGGER = "service_locations_fts_ai"
+_LINKS_UNIQUE_INDEX = "uq_phone_link"
 # Indexes whose new keys all land at their end (the row ID grows, the rest of the key is the
 # same for the whole import): kept, as they cost little more than the table itself.
 _APPENDED_INDEXES = (
@@ -459,6 +460,14 @@ FROM (VALUES {rows}) WHERE true
 ORDER BY column1
 ON CONFLICT (phone, account_number, service_location_id) DO NOTHING
 """
+# Into a table that held no links: a file lists each location once and each of its phones
+# once, so its links are distinct and none can conflict. The unique index is built at the end.
+_SQLITE_NEW_LINKS = """
+INSERT INTO phone_links (phone, account_number, service_location_id, source, created_by, desk,
+                         created_at, reviewed, version)
+SELECT column1, column2, column3, ?, ?, ?, ?, ?, 1
+FROM (VALUES {rows})
+"""
 _SQLITE_LINKS_ROW = "(?, ?, ?)"
 _SQLITE_ROWS_PER_STATEMENT = 1024
 
@@ -509,12 +518,14 @@ _PG_LISTED = (
     "DROP TABLE import_listed",
 )
 # What a deferred-index import drops and builds again: the two tables' non-unique indexes but
-# the appended ones (the unique ones decide the upserts' conflicts), and the full-text insert
-# trigger.
+# the appended ones (the unique ones decide the upserts' conflicts), the full-text insert
+# trigger, and the links' unique index when the import starts with no links (see
+# _SQLITE_NEW_LINKS).
 _SQLITE_DEFERRABLE = """
 SELECT type, name, sql FROM sqlite_master
 WHERE tbl_name IN ('service_locations', 'phone_links') AND sql IS NOT NULL
   AND ((type = 'index' AND sql NOT LIKE 'CREATE UNIQUE %' AND name NOT IN :appended)
+       OR (type = 'index' AND name = :links_unique AND :links_empty)
        OR (type = 'trigger' AND name = :trigger))
 ORDER BY type, name
 """
@@ -623,6 +634,7 @@ class _Writer:
                 or 0
             )
         self.statements: dict[tuple[str, int], str] = {}
+        self.links_statement = _SQLITE_LINKS
         process_now = UTCDateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
         self.bound_now = self.now if process_now is None else process_now(self.now)
         # (type, name, CREATE statement) of what defer_indexes() dropped
@@ -661,11 +673,20 @@ class _Writer:
         self.fts_after_id = int(
             conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM service_locations").scalar() or 0
         )
+        links_empty = not conn.exec_driver_sql("SELECT 1 FROM phone_links LIMIT 1").first()
         deferrable = text(_SQLITE_DEFERRABLE).bindparams(bindparam("appended", expanding=True))
         found = conn.execute(
-            deferrable, {"trigger": _FTS_INSERT_TRIGGER, "appended": _APPENDED_INDEXES}
+            deferrable,
+            {
+                "trigger": _FTS_INSERT_TRIGGER,
+                "appended": _APPENDED_INDEXES,
+                "links_unique": _LINKS_UNIQUE_INDEX,
+                "links_empty": links_empty,
+            },
         )
         self.deferred = [(kind, name, sql) for kind, name, sql in found]
+        if any(name == _LINKS_UNIQUE_INDEX for _, name, _ in self.deferred):
+            self.links_statement = _SQLITE_NEW_LINKS
         for kind, name, _ in self.deferred:
             conn.exec_driver_sql(f'DROP {kind.upper()} "{name}"')
 
@@ -720,7 +741,8 @@ class _Writer:
         report.locations_unchanged += packed.count - written
         c = self.link_constants
         constants = (c["source"], c["actor"], c["desk"], self.bound_now, c["reviewed"])
-        for sql, phones in self._chunks(_SQLITE_LINKS, _SQLITE_LINKS_ROW, 3, packed.links):
+        template = self.links_statement
+        for sql, phones in self._chunks(template, _SQLITE_LINKS_ROW, 3, packed.links):
             report.links_added += conn.exec_driver_sql(sql, (*constants, *phones)).rowcount
 
     def _chunks(

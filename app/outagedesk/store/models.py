@@ -18,7 +18,6 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -123,7 +122,9 @@ class PhoneLink(Base):
 
     __tablename__ = "phone_links"
     __table_args__ = (
-        UniqueConstraint("phone", "account_number", "service_location_id", name="uq_phone_link"),
+        # A unique index, not a constraint: the directory import drops it while it fills an
+        # empty table, and builds it at the end (migration 0008).
+        Index("uq_phone_link", "phone", "account_number", "service_location_id", unique=True),
         # By account: ix_phone_links_account (PostgreSQL only) or, on SQLite, the byte-order
         # ix_phone_links_account_bytes (migrations 0004 and 0007).
         # The supervisors' review queue: unreviewed links, oldest first.
