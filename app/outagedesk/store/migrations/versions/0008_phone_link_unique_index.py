@@ -7,8 +7,8 @@ Create Date: 2026-11-28
 Same name, same columns, same effect (``ON CONFLICT (phone, account_number,
 service_location_id)`` finds it). On SQLite an index that belongs to a table constraint can
 never be dropped; this one can, so an import into an empty ``phone_links`` writes its million
-links without it and builds it once at the end, a third of the links' writing time. SQLite
-rebuilds the table to shed the constraint (the directory's links are copied, ids and all).
+links without it and builds it once at the end, in a third to a half of the time. SQLite
+rebuilds the table to shed the constraint (the links are copied, ids and all).
 """
 
 from collections.abc import Sequence
