@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import sys
@@ -285,21 +286,23 @@ def test_sqlite_writes_a_batch_in_statements_of_a_few_sizes(
     assert locations(engine)["SL-17"][4] is True
 
 
-def test_the_reader_thread_runs_with_quick_thread_switches(engine: Engine, tmp_path: Path) -> None:
+def test_the_interpreter_is_tuned_for_reading_and_put_back(engine: Engine, tmp_path: Path) -> None:
+    """Quick thread switches and no cyclic garbage collection while the file is read."""
     before = sys.getswitchinterval()
-    during: list[float] = []
-    import_accounts_csv(
-        engine,
-        write_csv(tmp_path / "a.csv", GOOD),
-        progress=lambda *_: during.append(sys.getswitchinterval()),
-    )
+    assert gc.isenabled()
+    during: list[tuple[float, bool]] = []
+
+    def note(*_: int) -> None:
+        during.append((sys.getswitchinterval(), gc.isenabled()))
+
+    import_accounts_csv(engine, write_csv(tmp_path / "a.csv", GOOD), progress=note)
     assert during
-    assert max(during) < before
-    assert sys.getswitchinterval() == before
+    assert all(interval < before and not collecting for interval, collecting in during)
+    assert (sys.getswitchinterval(), gc.isenabled()) == (before, True)
     bad = write_csv(tmp_path / "bad.csv", [*GOOD, "A-1,,M-1,N,1 Main St,,no"])
     with pytest.raises(ImportFailed):
-        import_accounts_csv(engine, bad)
-    assert sys.getswitchinterval() == before
+        import_accounts_csv(engine, bad, progress=note)
+    assert (sys.getswitchinterval(), gc.isenabled()) == (before, True)
 
 
 def test_links_are_not_removed_by_a_reimport(engine: Engine, tmp_path: Path) -> None:
