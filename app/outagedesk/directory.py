@@ -627,7 +627,9 @@ class _Writer:
         self.known = text(_PG_KNOWN)
         self.links = _sql(_PG_LINKS)
         # SQLite: the highest location ID so far (the rows above it are the batch's new ones),
-        # the statements by their number of rows, and the import's time as the driver takes it.
+        # the statements by their number of rows, the links' statement (without conflict
+        # handling once defer_indexes() drops the unique index), and the import's time as the
+        # driver takes it.
         self.last_id = 0
         if not self.pg:
             self.last_id = int(
