@@ -673,9 +673,8 @@ class _Writer:
         held = int(conn.exec_driver_sql("SELECT count(*) FROM service_locations").scalar() or 0)
         if held * _DEFER_RATIO > expected_rows:
             return
-        self.fts_after_id = int(
-            conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM service_locations").scalar() or 0
-        )
+        # Locations written from here on have IDs above the highest one so far.
+        self.fts_after_id = self.last_id
         links_empty = not conn.exec_driver_sql("SELECT 1 FROM phone_links LIMIT 1").first()
         deferrable = text(_SQLITE_DEFERRABLE).bindparams(bindparam("appended", expanding=True))
         found = conn.execute(
