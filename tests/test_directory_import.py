@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import io
 import os
+import sqlite3
 import sys
 import threading
 import uuid
@@ -33,7 +34,7 @@ from outagedesk.ops.base import Role
 from outagedesk.ops.commands import TOKEN_ENV
 from outagedesk.runtime import open_database
 from outagedesk.sim import DirectoryRow
-from outagedesk.store.db import make_engine, migrate, session_factory
+from outagedesk.store.db import make_engine, make_reader_engine, migrate, session_factory
 from outagedesk.store.links import link_targets
 from outagedesk.store.models import AuditEntry, PhoneLink, ServiceLocation
 
@@ -424,6 +425,29 @@ def test_skip_bad_imports_the_good_rows_and_reports_the_bad(engine: Engine, tmp_
         after = conn.scalar(select(AuditEntry.after))
     assert after is not None
     assert after["rows_skipped"] == 13
+
+
+def test_a_phones_field_repeated_on_several_rows_is_judged_the_same_on_each(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """An account's locations repeat its phones field; each row gets the same verdict."""
+    rows = [
+        HEADER,
+        "A-1,SL-1,M-1,Ana Baca,1 Main St,(505) 555-0101; 12345,no",
+        "A-1,SL-2,M-2,Ana Baca,2 Main St,(505) 555-0101; 12345,no",
+        "A-2,SL-3,M-3,Ben Duran,3 Main St,+15055550102;(505) 555-0102,no",
+        "A-2,SL-4,M-4,Ben Duran,4 Main St,+15055550102;(505) 555-0102,no",
+    ]
+    report = import_accounts_csv(engine, write_csv(tmp_path / "r.csv", rows), skip_bad=True)
+
+    assert report.errors == [
+        RowError(2, "phones: not a valid phone number: ' 12345'"),
+        RowError(3, "phones: not a valid phone number: ' 12345'"),
+    ]
+    assert links(engine) == {
+        ("+15055550102", "A-2", "SL-3"),
+        ("+15055550102", "A-2", "SL-4"),
+    }
 
 
 def test_header_any_case_any_order_with_bom_and_extra_columns(
@@ -941,6 +965,7 @@ def test_a_failed_big_import_keeps_every_index(
         import_accounts_csv(engine, write_csv(tmp_path / "bad.csv", bad))
     assert schema_of(engine) == schema
     assert count(engine, ServiceLocation) == 0
+    assert journal_mode(tmp_path / "t.db") == "wal"
 
     monkeypatch.setattr(directory, "BATCH_ROWS", 10)
     fail_write(monkeypatch, on_call=3)
@@ -950,3 +975,167 @@ def test_a_failed_big_import_keeps_every_index(
     assert schema_of(engine) == schema
     assert count(engine, ServiceLocation) == 0
     assert fts_is_consistent(engine)
+    assert journal_mode(tmp_path / "t.db") == "wal"
+
+
+# --------------------------------------------------------------------------- journal mode
+
+
+def journal_mode(path: Path) -> str:
+    """The database file's journal mode, as a newly opened connection finds it."""
+    conn = sqlite3.connect(path)
+    try:
+        return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def journal_files(path: Path) -> set[str]:
+    return {p.name.removeprefix(path.name) for p in path.parent.glob(path.name + "-*")}
+
+
+def test_a_first_big_import_writes_with_a_rollback_journal_then_returns_to_wal(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alone with an empty database, the import writes each page once (no WAL to copy back),
+    and the database is in WAL mode again afterwards."""
+    monkeypatch.setattr(directory, "_DEFER_MIN_ROWS", 20)
+    monkeypatch.setattr(directory, "BATCH_ROWS", 10)
+    db = tmp_path / "t.db"
+    assert journal_mode(db) == "wal"
+    during: list[set[str]] = []
+
+    def note(done: int, total: int) -> None:
+        during.append(journal_files(db))
+
+    timeouts: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def note_timeout(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith(("PRAGMA busy_timeout", "COMMIT")):
+            timeouts.append(statement)
+
+    rows = [HEADER, *numbered_rows(0, 40, "Baca")]
+    report = import_accounts_csv(engine, write_csv(tmp_path / "first.csv", rows), progress=note)
+    event.remove(engine, "before_cursor_execute", note_timeout)
+
+    assert report.locations_added == 40
+    # No waiting for readers while writing pages out; the commit waits for them as always.
+    assert timeouts == [
+        "PRAGMA busy_timeout",
+        "PRAGMA busy_timeout = 0",
+        "PRAGMA busy_timeout = 10000",
+    ]
+    assert during
+    assert all(files == {"-journal"} for files in during)
+    assert journal_mode(db) == "wal"
+    assert len(locations(engine)) == 40
+    assert fts_is_consistent(engine)
+    # A re-import into the full table is an ordinary one, in WAL mode.
+    during.clear()
+    again = import_accounts_csv(engine, write_csv(tmp_path / "again.csv", rows), progress=note)
+    assert again.locations_unchanged == 40
+    assert during
+    assert all("-wal" in files and "-journal" not in files for files in during)
+
+
+def test_a_big_import_stays_in_wal_while_another_connection_is_open(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(directory, "_DEFER_MIN_ROWS", 20)
+    db = tmp_path / "t.db"
+    desk = make_engine(f"sqlite:///{db}")
+    seen: list[set[str]] = []
+    try:
+        with desk.connect() as open_elsewhere:
+            open_elsewhere.exec_driver_sql("SELECT 1").all()
+            open_elsewhere.rollback()  # open, idle
+            report = import_accounts_csv(
+                engine,
+                write_csv(tmp_path / "first.csv", [HEADER, *numbered_rows(0, 40, "Baca")]),
+                progress=lambda done, total: seen.append(journal_files(db)),
+            )
+    finally:
+        desk.dispose()
+    assert report.locations_added == 40
+    assert seen
+    assert all("-journal" not in files for files in seen)
+    assert journal_mode(db) == "wal"
+
+
+def test_a_desk_opening_during_a_first_import_reads_and_switches_to_wal_with_it(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection opened while the import holds the database in rollback-journal mode
+    opens (its own request for WAL is refused), reads what was there before, and is in WAL
+    mode with everyone else once the import has committed."""
+    monkeypatch.setattr(directory, "_DEFER_MIN_ROWS", 20)
+    monkeypatch.setattr(directory, "BATCH_ROWS", 10)
+    db = tmp_path / "t.db"
+    desk = make_engine(f"sqlite:///{db}")
+    reads, _ = make_reader_engine(desk)
+    read_during: list[int] = []
+    opened: list[Any] = []
+
+    def open_a_desk(done: int, total: int) -> None:
+        if not opened:
+            opened.append(desk.connect())
+        read_during.append(count(reads, ServiceLocation))
+
+    try:
+        report = import_accounts_csv(
+            engine,
+            write_csv(tmp_path / "first.csv", [HEADER, *numbered_rows(0, 40, "Baca")]),
+            progress=open_a_desk,
+        )
+        assert report.locations_added == 40
+        assert read_during
+        assert set(read_during) == {0}
+        assert journal_mode(db) == "wal"
+        assert count(desk, ServiceLocation) == 40
+        with desk.begin() as conn:
+            conn.exec_driver_sql("UPDATE service_locations SET meter_id = NULL WHERE id = 1")
+        assert "-wal" in journal_files(db)
+    finally:
+        for conn in opened:
+            conn.close()
+        reads.dispose()
+        desk.dispose()
+
+
+def test_the_return_to_wal_waits_for_a_reader_and_gives_up_in_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "r.db"
+    importer = sqlite3.connect(db, isolation_level=None, timeout=2)
+    reader = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    try:
+        importer.execute("CREATE TABLE t (x)")
+        assert importer.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()  # holds the database open
+        done = threading.Timer(0.3, reader.execute, ("COMMIT",))
+        done.start()
+        directory._back_to_wal(importer)  # waits for the reader to finish
+        done.join()
+        assert journal_mode(db) == "wal"
+
+        assert importer.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()
+        importer.execute("PRAGMA busy_timeout = 200")
+        with caplog.at_level("WARNING", logger="outagedesk.directory"):
+            directory._back_to_wal(importer)  # the reader outlasts the busy timeout
+        assert "stays in rollback-journal mode" in caplog.text
+        reader.execute("COMMIT")
+    finally:
+        importer.close()
+        reader.close()
+    assert journal_mode(db) == "delete"
+    # The next connection the app opens asks for WAL.
+    eng = make_engine(f"sqlite:///{db}")
+    try:
+        with eng.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        eng.dispose()

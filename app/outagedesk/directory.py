@@ -34,7 +34,9 @@ import contextlib
 import csv
 import gc
 import json
+import logging
 import queue
+import sqlite3
 import sys
 import threading
 import time
@@ -53,6 +55,8 @@ from outagedesk.ops.base import Actor, OperationError, Permission, PermissionDen
 from outagedesk.runtime import open_database
 from outagedesk.store.audit_refs import insert_audit_rows
 from outagedesk.store.models import UTCDateTime, utcnow
+
+log = logging.getLogger(__name__)
 
 COLUMNS = (
     "account_number",
@@ -181,13 +185,19 @@ class DirectoryFileError(Exception):
 class _RowChecker:
     """Turns CSV fields into a valid location, or into error messages naming the column."""
 
-    def __init__(self, header: dict[str, int], width: int, region: str) -> None:
+    def __init__(
+        self, header: dict[str, int], width: int, region: str, *, nul_free: bool = False
+    ) -> None:
         self.width = width
         self.idx = tuple(header[name] for name in COLUMNS)
         self.region = region
+        # The file holds no NUL character: no row needs looking at for one.
+        self.nul_free = nul_free
         self.seen: dict[str, int] = {}
         # raw text -> (valid, E.164 or the error message)
         self._phones: dict[str, tuple[bool, str]] = {}
+        # a whole valid phones field -> its E.164 numbers (an account's locations repeat it)
+        self._fields: dict[str, tuple[str, ...]] = {}
 
     def phone(self, raw: str) -> tuple[bool, str]:
         known = self._phones.get(raw)
@@ -201,12 +211,33 @@ class _RowChecker:
             self._phones[raw] = known
         return known
 
+    def _numbers(self, field: str, errors: list[str]) -> tuple[str, ...]:
+        """A phones field's distinct E.164 numbers; an invalid one's error goes to ``errors``.
+        A valid field is remembered whole."""
+        phones: list[str] = []
+        valid = True
+        for raw in field.split(";"):
+            if not raw or raw.isspace():
+                continue
+            ok, e164 = self.phone(raw)
+            if not ok:
+                errors.append(f"phones: {e164}")
+                valid = False
+            elif e164 not in phones:
+                phones.append(e164)
+        numbers = tuple(phones)
+        if valid:
+            if len(self._fields) >= _PHONE_CACHE_LIMIT:
+                self._fields.clear()
+            self._fields[field] = numbers
+        return numbers
+
     def check(self, fields: list[str], line: int) -> _Location | list[str]:
         if len(fields) != self.width:
             return [f"expected {self.width} columns, found {len(fields)}"]
         i_acct, i_sl, i_meter, i_name, i_addr, i_phones, i_life = self.idx
         errors: list[str] = []
-        if "\x00" in "".join(fields):
+        if not self.nul_free and "\x00" in "".join(fields):
             errors.extend(
                 f"{name}: contains a NUL character"
                 for name, pos in zip(COLUMNS, self.idx, strict=True)
@@ -235,17 +266,10 @@ class _RowChecker:
         address = fields[i_addr].strip()
         if len(address) > MAX_ADDRESS:
             errors.append(f"service_address: longer than {MAX_ADDRESS} characters ({len(address)})")
-        phones: list[str] = []
         raw_phones = fields[i_phones]
-        if raw_phones:
-            for raw in raw_phones.split(";"):
-                if not raw or raw.isspace():
-                    continue
-                ok, e164 = self.phone(raw)
-                if not ok:
-                    errors.append(f"phones: {e164}")
-                elif e164 not in phones:
-                    phones.append(e164)
+        numbers = self._fields.get(raw_phones) if raw_phones else ()
+        if numbers is None:
+            numbers = self._numbers(raw_phones, errors)
         word = fields[i_life].strip().lower()
         life = word in TRUE_WORDS
         if not life and word not in FALSE_WORDS:
@@ -254,7 +278,7 @@ class _RowChecker:
             )
         if errors:
             return errors
-        return (location, account, meter, name, address, life, tuple(phones))
+        return (location, account, meter, name, address, life, numbers)
 
 
 def _read_header(reader: Iterator[list[str]], path: Path) -> tuple[dict[str, int], int, list[str]]:
@@ -299,14 +323,17 @@ def _not_utf8(path: Path) -> DirectoryFileError:
     )
 
 
-def _count_lines(path: Path) -> int:
+def _survey(path: Path) -> tuple[int, bool]:
+    """The file's number of lines, and whether it holds a NUL byte anywhere."""
     lines = 0
     last = b"\n"
+    nul = False
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             lines += chunk.count(b"\n")
+            nul = nul or b"\x00" in chunk
             last = chunk[-1:]
-    return lines + (last != b"\n")
+    return lines + (last != b"\n"), nul
 
 
 @dataclass
@@ -333,13 +360,15 @@ class _FileReader:
         region: str,
         skip_bad: bool,
         pack: Callable[[Sequence[_Location]], _Packed],
+        *,
+        nul_free: bool = False,
     ) -> None:
         self.reader = csv.reader(handle)
         self.path = path
         self.skip_bad = skip_bad
         self.pack = pack
         header, width, self.ignored = _read_header(self.reader, path)
-        self.checker = _RowChecker(header, width, region)
+        self.checker = _RowChecker(header, width, region, nul_free=nul_free)
         self.errors: list[RowError] = []
         self.bad_rows = 0
         self.rows = 0
@@ -653,16 +682,29 @@ class _Writer:
 
     @contextlib.contextmanager
     def tuned(self) -> Iterator[None]:
-        """A big SQLite page cache while importing (restored afterwards: pooled connection)."""
+        """A big SQLite page cache while importing (restored afterwards: pooled connection).
+
+        In rollback-journal mode (see :func:`_rollback_journal`) writing a page out of a
+        full cache needs the database to itself; without a busy timeout, when a desk opened
+        meanwhile is reading, the cache grows instead of the import waiting for each read.
+        The timeout is back for the commit, which waits for the readers as any commit does.
+        """
         if self.pg:
             yield
             return
-        before = self.conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        self.conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+        conn = self.conn
+        before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+        rollback_journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+        busy_timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        if rollback_journal:
+            conn.exec_driver_sql("PRAGMA busy_timeout = 0")
         try:
             yield
         finally:
-            self.conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
+            conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
+            if rollback_journal:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_timeout or 0)}")
 
     def defer_indexes(self, expected_rows: int) -> None:
         """Drop the secondary indexes (SQLite) when ``expected_rows`` dwarfs the table;
@@ -828,7 +870,8 @@ def import_accounts_csv(
     """
     path = Path(path)
     try:
-        total = max(_count_lines(path) - 1, 0)
+        lines, nul = _survey(path)
+        total = max(lines - 1, 0)
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise DirectoryFileError(
@@ -837,13 +880,18 @@ def import_accounts_csv(
     report = ImportReport()
     with handle:
         try:
-            reader = _FileReader(handle, path, region, skip_bad, _packer(engine.dialect.name))
+            pack = _packer(engine.dialect.name)
+            reader = _FileReader(handle, path, region, skip_bad, pack, nul_free=not nul)
         except UnicodeDecodeError:
             raise _not_utf8(path) from None
         except csv.Error as exc:
             raise DirectoryFileError(f"{path}:1: unreadable CSV header ({exc})") from exc
         report.ignored_columns = reader.ignored
-        with engine.begin() as conn:
+        with (
+            engine.connect() as conn,
+            _rollback_journal(conn, total),
+            conn.begin(),
+        ):
             writer = _Writer(conn, report, source=source, actor=actor, desk=desk)
             with writer.tuned():
                 writer.defer_indexes(total)
@@ -904,6 +952,60 @@ def import_accounts_as(
         progress=progress,
         partial=partial,
     )
+
+
+@contextlib.contextmanager
+def _rollback_journal(conn: Connection, expected_rows: int) -> Iterator[None]:
+    """SQLite: a big import into a (nearly) empty database that nothing else has open runs
+    in rollback-journal mode, and WAL comes back afterwards.
+
+    In WAL mode every page is written twice: into the log at the commit, then into the
+    database file by the checkpoint. A rollback journal keeps only the pages that existed
+    before the import (a rollback cuts the file back to its old end), so the new pages are
+    written once: a million locations commit in 1.5 s instead of 5-6 s. SQLite allows the
+    switch only while no other connection has the database open; otherwise, and for any
+    smaller import, the import runs in WAL as always. A desk that opens the database during
+    such an import reads what was there before until the import writes its first pages out,
+    and then waits for the commit.
+    """
+    driver = conn.connection.driver_connection
+    if (
+        conn.dialect.name != "sqlite"
+        or not isinstance(driver, sqlite3.Connection)
+        or expected_rows < _DEFER_MIN_ROWS
+        or conn.engine.url.database in (None, "", ":memory:")
+    ):
+        yield
+        return
+    enough = expected_rows // _DEFER_RATIO + 1
+    held = driver.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM service_locations LIMIT ?)", (enough,)
+    ).fetchone()[0]
+    mode = "wal"
+    if held < enough:
+        with contextlib.suppress(sqlite3.OperationalError):  # another connection is open
+            mode = driver.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+    if mode != "delete":
+        yield
+        return
+    log.info(
+        "importing %d rows in rollback-journal mode (nothing else has the database open)",
+        expected_rows,
+    )
+    try:
+        yield
+    finally:
+        _back_to_wal(driver)
+
+
+def _back_to_wal(driver: sqlite3.Connection) -> None:
+    """WAL again, as soon as the desks that opened the database meanwhile have finished
+    reading (the connection's busy timeout)."""
+    with contextlib.suppress(sqlite3.OperationalError):
+        if driver.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+            return
+    # Every connection asks for WAL when it opens (store.db): the next one will switch.
+    log.warning("the database stays in rollback-journal mode until it is next opened")
 
 
 @contextlib.contextmanager

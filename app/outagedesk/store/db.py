@@ -26,7 +26,12 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     # WAL lets the desk read while the engine (another process) writes; FULL sync makes every
     # acknowledged commit survive a power cut; foreign keys are off by default in SQLite. The
     # busy timeout queues the window's writes (links, re-sends) behind the engine's and back.
-    cur.execute("PRAGMA journal_mode=WAL")
+    # A first directory import may hold the database in rollback-journal mode (see
+    # outagedesk.directory._rollback_journal); it puts WAL back itself when it ends.
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        log.info("the database is being imported into; it returns to WAL mode afterwards")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
