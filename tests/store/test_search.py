@@ -519,7 +519,7 @@ def test_schema_matches_the_models_apart_from_the_search_objects(db: DbUnderTest
         )
     assert filtered == []
     # What the filter leaves out is exactly what migrations 0002 and 0004 add, and the
-    # account index that migration 0007 keeps on PostgreSQL only.
+    # account and meter indexes that migrations 0007 and 0009 keep on PostgreSQL only.
     removed = {(diff[0], diff[1].name) for diff in everything}
     indexes = {
         "ix_service_locations_account_number_ci",
@@ -529,7 +529,11 @@ def test_schema_matches_the_models_apart_from_the_search_objects(db: DbUnderTest
         "ix_phone_links_location_bytes",
     }
     if db.backend == "postgres":
-        indexes |= {"ix_phone_links_phone_bytes", "ix_phone_links_account"}
+        indexes |= {
+            "ix_phone_links_phone_bytes",
+            "ix_phone_links_account",
+            "ix_service_locations_meter_id",
+        }
     if db.backend == "sqlite":
         tables = {"", "_config", "_data", "_idx"}
         expected = {("remove_table", f"service_locations_fts{t}") for t in tables}

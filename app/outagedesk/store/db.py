@@ -136,18 +136,19 @@ def migrate(engine: Engine) -> Path | None:
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object | None
 ) -> bool:
-    """Leave out of schema comparisons what migrations 0002, 0004 and 0007 build outside the
-    models: the SQLite full-text table (and its shadow tables), the case-insensitive,
-    full-text and byte-order indexes and PostgreSQL's account index of the phone links, which
-    SQLAlchemy models cannot describe on both backends."""
+    """Leave out of schema comparisons what migrations 0002, 0004, 0007 and 0009 build
+    outside the models: the SQLite full-text table (and its shadow tables), the
+    case-insensitive, full-text and byte-order indexes, and PostgreSQL's account index of the
+    phone links and exact meter index, which SQLAlchemy models cannot describe on both
+    backends."""
     if not reflected or compare_to is not None or not name:
         return True
     if type_ == "table" and name.startswith("service_locations_fts"):
         return False
     if type_ == "index" and name.startswith("ix_phone_links_") and name.endswith("_bytes"):
         return False  # migration 0004's byte-order prefix indexes
-    if type_ == "index" and name == "ix_phone_links_account":
-        return False  # PostgreSQL only (migration 0007)
+    if type_ == "index" and name in ("ix_phone_links_account", "ix_service_locations_meter_id"):
+        return False  # PostgreSQL only (migrations 0007 and 0009)
     return not (
         type_ == "index"
         and name.startswith("ix_service_locations_")

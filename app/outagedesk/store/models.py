@@ -107,7 +107,10 @@ class ServiceLocation(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     service_location_id: Mapped[str] = mapped_column(String(64), unique=True)
     account_number: Mapped[str] = mapped_column(String(64), index=True)
-    meter_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Meters are looked up without case: through ix_service_locations_meter_id_ci on SQLite,
+    # and on PostgreSQL through upper(meter_id) or ix_service_locations_meter_id (migrations
+    # 0002 and 0009).
+    meter_id: Mapped[str | None] = mapped_column(String(64))
     customer_name: Mapped[str] = mapped_column(String(200), default="")
     service_address: Mapped[str] = mapped_column(String(300), default="")
     life_support: Mapped[bool] = mapped_column(Boolean, default=False)

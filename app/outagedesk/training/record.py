@@ -15,8 +15,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from outagedesk.sim.directory import DirectoryRow, _area_pool
@@ -285,11 +286,12 @@ def _mentioned_accounts(session: Session, bodies: list[str]) -> set[str]:
         names.update(" ".join(pair.lower().split()) for pair in _WORD_PAIR.findall(body))
     found: set[str] = set()
     ordered = sorted(tokens)
-    for column in (
-        ServiceLocation.account_number,
-        ServiceLocation.service_location_id,
-        ServiceLocation.meter_id,
-    ):
+    table = ServiceLocation.__table__.c
+    meter: ColumnElement[Any] = table.meter_id
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite indexes meters without case only (migration 0009).
+        meter = table.meter_id.collate("NOCASE")
+    for column in (table.account_number, table.service_location_id, meter):
         for chunk in chunked(ordered):
             found.update(
                 session.scalars(select(ServiceLocation.account_number).where(column.in_(chunk)))
