@@ -834,6 +834,12 @@ def fts_is_consistent(engine: Engine) -> bool:
     return True
 
 
+def pragmas(dbapi_conn: Any) -> tuple[int, int]:
+    """The connection's sorter threads and page cache size."""
+    threads = dbapi_conn.execute("PRAGMA threads").fetchone()[0]
+    return int(threads), int(dbapi_conn.execute("PRAGMA cache_size").fetchone()[0])
+
+
 def fts_hashsize(dbapi_conn: Any) -> int:
     """The full-text index's stored "hashsize" (1 MiB when never set)."""
     row = dbapi_conn.execute(
@@ -870,14 +876,21 @@ def test_a_big_import_into_a_small_table_builds_its_indexes_at_the_end(
     monkeypatch.setattr(directory._Writer, "build_deferred", spy_build)
     many = [HEADER, *numbered_rows(0, 5, "Baca"), *numbered_rows(5, 40, "Duran")]
     hashsizes: list[int] = []  # the full-text hash size in force at each statement
+    sorting: set[tuple[int, int]] = set()  # (sorter threads, cache size) at each index build
 
     @event.listens_for(engine, "after_cursor_execute")
     def note_hashsize(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         if statement.lstrip().startswith("INSERT INTO service_locations_fts (rowid"):  # the fill
             hashsizes.append(fts_hashsize(conn.connection.driver_connection))
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def note_sorting(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("CREATE INDEX"):
+            sorting.add(pragmas(conn.connection.driver_connection))
+
     report = import_accounts_csv(engine, write_csv(tmp_path / "many.csv", many))
     event.remove(engine, "after_cursor_execute", note_hashsize)
+    event.remove(engine, "before_cursor_execute", note_sorting)
 
     assert (report.locations_added, report.locations_unchanged) == (40, 5)
     assert report.links_added == 40
@@ -892,6 +905,10 @@ def test_a_big_import_into_a_small_table_builds_its_indexes_at_the_end(
     assert "uq_phone_link" not in {name for _, name, _ in dropped[0]}
     assert schema_of(engine) == schema
     assert fts_is_consistent(engine)
+    # The indexes were sorted on helper threads; the pooled connection is as it was.
+    assert sorting == {(2, -8 * 1024)}
+    with engine.connect() as conn:
+        assert pragmas(conn.connection.driver_connection) == (0, -2000)
     # One fill, with a big hash of pending terms; the index keeps its own setting afterwards.
     assert hashsizes == [64 * 1024 * 1024]
     with engine.connect() as conn:
