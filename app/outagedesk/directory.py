@@ -91,6 +91,8 @@ _SQLITE_CACHE_KIB = 256 * 1024
 # random places). The DDL is part of the import's transaction: a failed import rolls it back.
 _DEFER_MIN_ROWS = 50_000
 _DEFER_RATIO = 4
+# The table's locations counted up to a limit (the rule above needs no more).
+_SQLITE_HELD = "SELECT count(*) FROM (SELECT 1 FROM service_locations LIMIT ?)"
 # SQLite sorts an index's keys in memory up to the page cache's size, on one thread. While the
 # dropped indexes are built, a small cache makes it sort runs of keys on helper threads as the
 # table is read, then merge them: the seven builds of a million-location import took 6-19 %
@@ -715,11 +717,10 @@ class _Writer:
     def defer_indexes(self, expected_rows: int) -> None:
         """Drop the secondary indexes (SQLite) when ``expected_rows`` dwarfs the table;
         :meth:`build_deferred` builds them again."""
-        if self.pg or expected_rows < _DEFER_MIN_ROWS:
-            return
         conn = self.conn
-        held = int(conn.exec_driver_sql("SELECT count(*) FROM service_locations").scalar() or 0)
-        if held * _DEFER_RATIO > expected_rows:
+        if self.pg or not _dwarfs_table(
+            expected_rows, lambda n: int(conn.exec_driver_sql(_SQLITE_HELD, (n,)).scalar() or 0)
+        ):
             return
         # Locations written from here on have IDs above the highest one so far.
         self.fts_after_id = self.last_id
@@ -967,6 +968,16 @@ def import_accounts_as(
     )
 
 
+def _dwarfs_table(expected_rows: int, held_up_to: Callable[[int], int]) -> bool:
+    """Whether an import of ``expected_rows`` is big next to the table (``_DEFER_MIN_ROWS``
+    rows, ``_DEFER_RATIO`` times what it holds); ``held_up_to(n)`` counts the table's
+    locations, stopping at ``n``."""
+    if expected_rows < _DEFER_MIN_ROWS:
+        return False
+    enough = expected_rows // _DEFER_RATIO + 1
+    return held_up_to(enough) < enough
+
+
 @contextlib.contextmanager
 def _rollback_journal(conn: Connection, expected_rows: int) -> Iterator[None]:
     """SQLite: a big import into a (nearly) empty database that nothing else has open runs
@@ -985,17 +996,16 @@ def _rollback_journal(conn: Connection, expected_rows: int) -> Iterator[None]:
     if (
         conn.dialect.name != "sqlite"
         or not isinstance(driver, sqlite3.Connection)
-        or expected_rows < _DEFER_MIN_ROWS
         or conn.engine.url.database in (None, "", ":memory:")
     ):
         yield
         return
-    enough = expected_rows // _DEFER_RATIO + 1
-    held = driver.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM service_locations LIMIT ?)", (enough,)
-    ).fetchone()[0]
+
+    def held_up_to(limit: int) -> int:
+        return int(driver.execute(_SQLITE_HELD, (limit,)).fetchone()[0])
+
     mode = "wal"
-    if held < enough:
+    if _dwarfs_table(expected_rows, held_up_to):
         with contextlib.suppress(sqlite3.OperationalError):  # another connection is open
             mode = driver.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
     if mode != "delete":
