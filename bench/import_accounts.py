@@ -16,6 +16,7 @@ On PostgreSQL the run happens in a throw-away schema that is dropped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import random
@@ -23,6 +24,7 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,16 +60,53 @@ def unique_phones(rows: Iterator[DirectoryRow]) -> Iterator[DirectoryRow]:
         yield dataclasses.replace(row, phones=phones)
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the file's reading process)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class ChildMemory:
+    """The highest peak memory (VmHWM) seen in this process's children, sampled while they run
+    (Linux). ``ru_maxrss`` of the children would count the memory a child shared with this
+    process between its start and its exec."""
+
+    def __init__(self) -> None:
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ChildMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            for children in Path("/proc/self/task").glob("*/children"):
+                for pid in children.read_text().split():
+                    with contextlib.suppress(OSError):
+                        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                            if line.startswith("VmHWM:"):
+                                self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+
+
 def timed_import(engine: Engine, csv_path: Path, label: str) -> ImportReport:
-    started, cpu = time.perf_counter(), time.process_time()
-    report = import_accounts_csv(engine, csv_path)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    started, cpu = time.perf_counter(), cpu_seconds()
+    with ChildMemory() as reader:
+        report = import_accounts_csv(engine, csv_path)
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     print(
         f"{label}: {report.rows_read:,} rows in {seconds:.2f} s "
-        f"({report.rows_read / seconds:,.0f} rows/s; this process used {cpu:.1f} s CPU; "
+        f"({report.rows_read / seconds:,.0f} rows/s; {cpu:.1f} s CPU with the reading process; "
         f"load average {os.getloadavg()[0]:.2f}): added {report.locations_added:,}, "
         f"updated {report.locations_updated:,}, unchanged {report.locations_unchanged:,}, "
-        f"links added {report.links_added:,}"
+        f"links added {report.links_added:,}; the reading process's peak memory "
+        f"{reader.peak_kib / 1024:.0f} MB"
     )
     return report
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import gc
 import io
 import os
 import sqlite3
+import subprocess
 import sys
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, func, select, text
@@ -21,7 +21,6 @@ from outagedesk import directory
 from outagedesk.cli import main as cli_main
 from outagedesk.config import Settings
 from outagedesk.directory import (
-    COLUMNS,
     DirectoryFileError,
     ImportFailed,
     ImportReport,
@@ -30,6 +29,7 @@ from outagedesk.directory import (
     import_directory_rows,
     run_import_command,
 )
+from outagedesk.directory_file import COLUMNS, FileReader, ReadRequest
 from outagedesk.ops.base import Role
 from outagedesk.ops.commands import TOKEN_ENV
 from outagedesk.runtime import open_database
@@ -287,23 +287,126 @@ def test_sqlite_writes_a_batch_in_statements_of_a_few_sizes(
     assert locations(engine)["SL-17"][4] is True
 
 
-def test_the_interpreter_is_tuned_for_reading_and_put_back(engine: Engine, tmp_path: Path) -> None:
-    """Quick thread switches and no cyclic garbage collection while the file is read."""
-    before = sys.getswitchinterval()
-    assert gc.isenabled()
-    during: list[tuple[float, bool]] = []
+class RecordedReader(FileReader):
+    """The real reading process, kept where a test can look at it."""
+
+    made: ClassVar[list[RecordedReader]] = []
+
+    def __init__(self, request: ReadRequest) -> None:
+        super().__init__(request)
+        RecordedReader.made.append(self)
+
+    @property
+    def child(self) -> subprocess.Popen[bytes]:
+        return self._child
+
+
+@pytest.fixture
+def readers(monkeypatch: pytest.MonkeyPatch) -> list[RecordedReader]:
+    RecordedReader.made = []
+    monkeypatch.setattr(directory, "FileReader", RecordedReader)
+    return RecordedReader.made
+
+
+def many_rows(count: int) -> list[str]:
+    return [HEADER] + [
+        f"A-{n},SL-{n},M-{n},Name {n},{n} Main St,+1505555{n % 100:04d},no" for n in range(count)
+    ]
+
+
+def test_the_file_is_read_by_a_child_process_that_is_gone_afterwards(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, readers: list[RecordedReader]
+) -> None:
+    monkeypatch.setattr(directory, "BATCH_ROWS", 1)
+    running: list[bool] = []
 
     def note(*_: int) -> None:
-        during.append((sys.getswitchinterval(), gc.isenabled()))
+        child = readers[-1].child
+        running.append(child.pid != os.getpid() and child.poll() is None)
 
-    import_accounts_csv(engine, write_csv(tmp_path / "a.csv", GOOD), progress=note)
-    assert during
-    assert all(interval < before and not collecting for interval, collecting in during)
-    assert (sys.getswitchinterval(), gc.isenabled()) == (before, True)
+    report = import_accounts_csv(engine, write_csv(tmp_path / "a.csv", GOOD), progress=note)
+    assert report.locations_added == 3
+    assert running[0]
+    assert readers[-1].child.returncode is not None
     bad = write_csv(tmp_path / "bad.csv", [*GOOD, "A-1,,M-1,N,1 Main St,,no"])
     with pytest.raises(ImportFailed):
-        import_accounts_csv(engine, bad, progress=note)
-    assert (sys.getswitchinterval(), gc.isenabled()) == (before, True)
+        import_accounts_csv(engine, bad)
+    assert readers[-1].child.returncode is not None
+
+
+def test_a_reading_process_killed_midway_fails_the_import_and_applies_nothing(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, readers: list[RecordedReader]
+) -> None:
+    import_accounts_csv(engine, write_csv(tmp_path / "a.csv", GOOD))
+    before = snapshot(engine)
+    # 100-row batches: the child can be only a few batches ahead of the writing (the queue and
+    # the pipe are full), far from the end of 20,000 rows, when it is killed.
+    monkeypatch.setattr(directory, "BATCH_ROWS", 100)
+
+    def kill(done: int, _total: int) -> None:
+        if done == 100:
+            readers[-1].child.kill()
+
+    big = write_csv(tmp_path / "big.csv", many_rows(20_000))
+    with pytest.raises(DirectoryFileError, match=r"ended unexpectedly \(exit code -9\)"):
+        import_accounts_csv(engine, big, progress=kill)
+    assert snapshot(engine) == before
+
+
+class CrashingReader(FileReader):
+    """A reading process that dies before it says anything (as when it runs out of memory)."""
+
+    def _command(self) -> list[str]:
+        return [sys.executable, "-c", "import sys; sys.stdin.buffer.read(); sys.exit(3)"]
+
+
+def test_a_reading_process_that_dies_at_once_is_a_clear_error(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(directory, "FileReader", CrashingReader)
+    path = write_csv(tmp_path / "a.csv", GOOD)
+    with pytest.raises(DirectoryFileError, match=r"ended unexpectedly \(exit code 3\)"):
+        import_accounts_csv(engine, path)
+    assert count(engine, ServiceLocation) == 0
+
+
+def test_the_reading_process_is_stopped_when_the_import_is_interrupted(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, readers: list[RecordedReader]
+) -> None:
+    """Ctrl+C (or a failing disk) mid-import: nothing applied, no process left behind."""
+    monkeypatch.setattr(directory, "BATCH_ROWS", 100)
+
+    def interrupt(done: int, _total: int) -> None:
+        if done == 200:
+            raise KeyboardInterrupt
+
+    big = write_csv(tmp_path / "big.csv", many_rows(20_000))
+    with pytest.raises(KeyboardInterrupt):
+        import_accounts_csv(engine, big, progress=interrupt)
+    assert readers[-1].child.returncode is not None
+    assert count(engine, ServiceLocation) == 0
+    fail_write(monkeypatch, on_call=3)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        import_accounts_csv(engine, big)
+    assert readers[-1].child.returncode is not None
+    assert count(engine, ServiceLocation) == 0
+
+
+def test_a_location_id_with_a_nul_lists_no_other_location(engine: Engine, tmp_path: Path) -> None:
+    """The IDs a file lists cross the pipe NUL-separated: an ID holding a NUL must not turn
+    into the ID before it."""
+    import_accounts_csv(engine, write_csv(tmp_path / "a.csv", GOOD))
+    again = [HEADER, GOOD[1], GOOD[2], "A-200,SL-200-1\x00,M-3,Ben Duran,3 Oak Ave,,no"]
+    report = import_accounts_csv(engine, write_csv(tmp_path / "b.csv", again), skip_bad=True)
+    assert report.errors == [RowError(4, "service_location_id: contains a NUL character")]
+    assert report.locations_removed == 1  # SL-200-1: its only row names another ID
+    with engine.connect() as conn:
+        removed = conn.scalars(
+            select(ServiceLocation.service_location_id).where(
+                ServiceLocation.removed_at.is_not(None)
+            )
+        ).all()
+    assert removed == ["SL-200-1"]
 
 
 def test_links_are_not_removed_by_a_reimport(engine: Engine, tmp_path: Path) -> None:

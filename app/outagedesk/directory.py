@@ -12,9 +12,10 @@ yes/no/true/false/y/n/1/0 (empty means no). Every header column is required, eve
 values are optional: a file without a ``life_support`` column would otherwise clear every
 life-support flag on re-import.
 
-The whole import is one transaction. A helper thread reads and validates the file while the
-calling thread writes the valid rows in batches (a few statements per table and batch, so
-the database works while the next batch is checked). The first invalid row stops the writing;
+The whole import is one transaction. A child process reads and validates the file
+(:mod:`outagedesk.directory_file`) while the calling thread writes the valid rows in batches
+(a few statements per table and batch, so the database works while the next batch is
+checked). The first invalid row stops the writing;
 the rest of the file is still checked, so every error is reported with its line number, and
 then the transaction is rolled back: nothing is applied. With ``skip_bad`` the invalid rows
 are reported and the others imported.
@@ -31,18 +32,13 @@ Mappings screen); ``--partial`` is for a file that lists only some locations.
 from __future__ import annotations
 
 import contextlib
-import csv
-import gc
 import json
 import logging
-import queue
 import sqlite3
 import sys
-import threading
 import time
-from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol, TextIO, TypeVar
 
@@ -50,7 +46,22 @@ from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from outagedesk.config import Settings, SettingsError
-from outagedesk.domain.phones import InvalidPhoneError, normalize_phone
+from outagedesk.directory_file import (
+    DirectoryFileError as DirectoryFileError,  # raised by import_accounts_csv
+)
+from outagedesk.directory_file import (
+    FileReader,
+    JsonBatch,
+    Location,
+    Packed,
+    ReadRequest,
+    ValuesBatch,
+    packer,
+    survey,
+)
+from outagedesk.directory_file import (
+    RowError as RowError,  # in ImportReport.errors
+)
 from outagedesk.ops.base import Actor, OperationError, Permission, PermissionDenied, require
 from outagedesk.runtime import open_database
 from outagedesk.store.audit_refs import insert_audit_rows
@@ -58,31 +69,11 @@ from outagedesk.store.models import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
-COLUMNS = (
-    "account_number",
-    "service_location_id",
-    "meter_id",
-    "customer_name",
-    "service_address",
-    "phones",
-    "life_support",
-)
-MAX_ID = 64
-MAX_NAME = 200
-MAX_ADDRESS = 300
-TRUE_WORDS = frozenset({"yes", "y", "true", "1"})
-FALSE_WORDS = frozenset({"no", "n", "false", "0", ""})
-
-# Rows per batch: what the reader thread hands over at a time, and a progress report.
+# Rows per batch: what the reading process hands over at a time, and a progress report.
 BATCH_ROWS = 20_000
 MAX_SHOWN_ERRORS = 50
-# Seconds: the GIL switch interval while the reader thread checks rows (see
-# _interpreter_tuned_for_reading).
-_IMPORT_SWITCH_INTERVAL = 0.00005
 # PostgreSQL statistics are refreshed after an import that changed at least this many rows.
 ANALYZE_AFTER_ROWS = 10_000
-# Distinct raw phone texts remembered (an account's locations share its phones).
-_PHONE_CACHE_LIMIT = 200_000
 # SQLite page cache for the import connection (KiB): index pages stay in memory.
 _SQLITE_CACHE_KIB = 256 * 1024
 # SQLite: a file of at least this many rows, and at least four times as many as the table
@@ -110,8 +101,6 @@ _APPENDED_INDEXES = (
     "ix_service_locations_removed",
 )
 
-# service location, account, meter, customer name, address, life support, E.164 phones
-_Location = tuple[str, str, str | None, str, str, bool, tuple[str, ...]]
 _V = TypeVar("_V")
 
 
@@ -132,14 +121,6 @@ class DirectoryRecord(Protocol):
     def phones(self) -> tuple[str, ...]: ...
     @property
     def life_support(self) -> bool: ...
-
-
-@dataclass(frozen=True)
-class RowError:
-    """A problem with one row; ``line`` is the physical line in the file (header = 1)."""
-
-    line: int
-    message: str
 
 
 @dataclass
@@ -180,299 +161,16 @@ class ImportFailed(Exception):
         self.report = report
 
 
-class DirectoryFileError(Exception):
-    """The file as a whole cannot be imported (unreadable, not UTF-8, header incomplete).
-
-    Nothing was written; the message names the file and the fix.
-    """
-
-
-# --------------------------------------------------------------------------- validation
-
-
-class _RowChecker:
-    """Turns CSV fields into a valid location, or into error messages naming the column."""
-
-    def __init__(
-        self, header: dict[str, int], width: int, region: str, *, nul_free: bool = False
-    ) -> None:
-        self.width = width
-        self.idx = tuple(header[name] for name in COLUMNS)
-        self.region = region
-        # The file holds no NUL character: no row needs looking at for one.
-        self.nul_free = nul_free
-        self.seen: dict[str, int] = {}
-        # raw text -> (valid, E.164 or the error message)
-        self._phones: dict[str, tuple[bool, str]] = {}
-        # a whole valid phones field -> its E.164 numbers (an account's locations repeat it)
-        self._fields: dict[str, tuple[str, ...]] = {}
-
-    def phone(self, raw: str) -> tuple[bool, str]:
-        known = self._phones.get(raw)
-        if known is None:
-            try:
-                known = (True, normalize_phone(raw, self.region))
-            except InvalidPhoneError as exc:
-                known = (False, str(exc))
-            if len(self._phones) >= _PHONE_CACHE_LIMIT:
-                self._phones.clear()
-            self._phones[raw] = known
-        return known
-
-    def _numbers(self, field: str, errors: list[str]) -> tuple[str, ...]:
-        """A phones field's distinct E.164 numbers; an invalid one's error goes to ``errors``.
-        A valid field is remembered whole."""
-        phones: list[str] = []
-        valid = True
-        for raw in field.split(";"):
-            if not raw or raw.isspace():
-                continue
-            ok, e164 = self.phone(raw)
-            if not ok:
-                errors.append(f"phones: {e164}")
-                valid = False
-            elif e164 not in phones:
-                phones.append(e164)
-        numbers = tuple(phones)
-        if valid:
-            if len(self._fields) >= _PHONE_CACHE_LIMIT:
-                self._fields.clear()
-            self._fields[field] = numbers
-        return numbers
-
-    def check(self, fields: list[str], line: int) -> _Location | list[str]:
-        if len(fields) != self.width:
-            return [f"expected {self.width} columns, found {len(fields)}"]
-        i_acct, i_sl, i_meter, i_name, i_addr, i_phones, i_life = self.idx
-        errors: list[str] = []
-        if not self.nul_free and "\x00" in "".join(fields):
-            errors.extend(
-                f"{name}: contains a NUL character"
-                for name, pos in zip(COLUMNS, self.idx, strict=True)
-                if "\x00" in fields[pos]
-            )
-        account = fields[i_acct].strip()
-        if not account:
-            errors.append("account_number: required")
-        elif len(account) > MAX_ID:
-            errors.append(f"account_number: longer than {MAX_ID} characters ({len(account)})")
-        location = fields[i_sl].strip()
-        if not location:
-            errors.append("service_location_id: required")
-        elif len(location) > MAX_ID:
-            errors.append(f"service_location_id: longer than {MAX_ID} characters ({len(location)})")
-        else:
-            first = self.seen.setdefault(location, line)
-            if first != line:
-                errors.append(f"service_location_id: {location!r} is already on line {first}")
-        meter: str | None = fields[i_meter].strip() or None
-        if meter is not None and len(meter) > MAX_ID:
-            errors.append(f"meter_id: longer than {MAX_ID} characters ({len(meter)})")
-        name = fields[i_name].strip()
-        if len(name) > MAX_NAME:
-            errors.append(f"customer_name: longer than {MAX_NAME} characters ({len(name)})")
-        address = fields[i_addr].strip()
-        if len(address) > MAX_ADDRESS:
-            errors.append(f"service_address: longer than {MAX_ADDRESS} characters ({len(address)})")
-        raw_phones = fields[i_phones]
-        numbers = self._fields.get(raw_phones) if raw_phones else ()
-        if numbers is None:
-            numbers = self._numbers(raw_phones, errors)
-        word = fields[i_life].strip().lower()
-        life = word in TRUE_WORDS
-        if not life and word not in FALSE_WORDS:
-            errors.append(
-                f"life_support: {fields[i_life].strip()[:40]!r} is not yes/no/true/false/1/0"
-            )
-        if errors:
-            return errors
-        return (location, account, meter, name, address, life, numbers)
-
-
-def _read_header(reader: Iterator[list[str]], path: Path) -> tuple[dict[str, int], int, list[str]]:
-    for fields in reader:
-        if fields:
-            break
-    else:
-        raise DirectoryFileError(
-            f"{path} is empty; the first line must name the columns {', '.join(COLUMNS)}"
-        )
-    names = [f.strip().lower() for f in fields]
-    header: dict[str, int] = {}
-    for pos, name in enumerate(names):
-        if name in COLUMNS and name in header:
-            raise DirectoryFileError(
-                f"{path}: column {name} appears twice in the header line; keep one of them"
-            )
-        header.setdefault(name, pos)
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise DirectoryFileError(
-            f"{path}: the header line has no {', '.join(missing)} column"
-            f"{'s' if len(missing) > 1 else ''}; the first line must name the columns "
-            f"{', '.join(COLUMNS)} (any order, any case)"
-        )
-    extra = [fields[pos].strip() for pos, name in enumerate(names) if name not in COLUMNS]
-    return header, len(names), extra
-
-
-def _not_utf8(path: Path) -> DirectoryFileError:
-    # The decoder works on big chunks: find the line by decoding line by line.
-    line = 0
-    with contextlib.suppress(OSError), path.open("rb") as handle:
-        for line, raw in enumerate(handle, start=1):  # noqa: B007 - the line is the result
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                break
-    return DirectoryFileError(
-        f"{path}:{line}: not UTF-8 text; save the file as UTF-8 "
-        '("CSV UTF-8" in a spreadsheet) and import it again'
-    )
-
-
-def _survey(path: Path) -> tuple[int, bool]:
-    """The file's number of lines, and whether it holds a NUL byte anywhere."""
-    lines = 0
-    last = b"\n"
-    nul = False
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            lines += chunk.count(b"\n")
-            nul = nul or b"\x00" in chunk
-            last = chunk[-1:]
-    return lines + (last != b"\n"), nul
-
-
-@dataclass
-class _Batch:
-    rows_read: int
-    packed: _Packed | None
-
-
-class _Stopped(Exception):
-    """The writing side gave up; the reader thread ends quietly."""
-
-
-class _FileReader:
-    """Reads and validates the file on a helper thread, handing over batches of valid rows.
-
-    After the first invalid row (without ``skip_bad``) it hands over no more rows, but it
-    keeps checking so that every error is reported.
-    """
-
-    def __init__(
-        self,
-        handle: TextIO,
-        path: Path,
-        region: str,
-        skip_bad: bool,
-        pack: Callable[[Sequence[_Location]], _Packed],
-        *,
-        nul_free: bool = False,
-    ) -> None:
-        self.reader = csv.reader(handle)
-        self.path = path
-        self.skip_bad = skip_bad
-        self.pack = pack
-        header, width, self.ignored = _read_header(self.reader, path)
-        self.checker = _RowChecker(header, width, region, nul_free=nul_free)
-        self.errors: list[RowError] = []
-        self.bad_rows = 0
-        self.rows = 0
-        self._queue: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=3)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="directory-reader", daemon=True)
-
-    def batches(self) -> Generator[_Batch, None, None]:
-        """Valid rows in file order, packed on the reader thread; raises what the reader
-        thread met (DirectoryFileError)."""
-        self._thread.start()
-        try:
-            while (item := self._queue.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            self._stop.set()
-            self._thread.join()
-
-    def _put(self, item: _Batch | BaseException | None) -> None:
-        while True:
-            if self._stop.is_set():
-                raise _Stopped
-            with contextlib.suppress(queue.Full):
-                self._queue.put(item, timeout=0.2)
-                return
-
-    def _run(self) -> None:
-        try:
-            self._read()
-            self._put(None)
-        except _Stopped:
-            return
-        except UnicodeDecodeError:
-            self._hand_over(_not_utf8(self.path))
-        except csv.Error as exc:
-            self._hand_over(
-                DirectoryFileError(
-                    f"{self.path}:{self.reader.line_num}: unreadable CSV ({exc}); "
-                    "fix the quoting on that line"
-                )
-            )
-        except Exception as exc:  # noqa: BLE001 - re-raised on the calling thread
-            self._hand_over(exc)
-
-    def _hand_over(self, exc: BaseException) -> None:
-        with contextlib.suppress(_Stopped):
-            self._put(exc)
-
-    def _read(self) -> None:
-        reader, check, errors, skip_bad, pack = (
-            self.reader,
-            self.checker.check,
-            self.errors,
-            self.skip_bad,
-            self.pack,
-        )
-        batch: list[_Location] = []
-        handing_over = True
-        rows = 0
-        last_line = reader.line_num
-        for fields in reader:
-            line = last_line + 1
-            last_line = reader.line_num
-            if not fields:
-                continue
-            rows += 1
-            result = check(fields, line)
-            if isinstance(result, tuple):
-                if handing_over:
-                    batch.append(result)
-            else:
-                self.bad_rows += 1
-                errors.extend(RowError(line, message) for message in result)
-                if not skip_bad:
-                    handing_over = False
-                    batch = []
-            if rows % BATCH_ROWS == 0:
-                self.rows = rows
-                self._put(_Batch(rows, pack(batch) if batch else None))
-                batch = []
-        self.rows = rows
-        self._put(_Batch(rows, pack(batch) if batch else None))
-
-
 # --------------------------------------------------------------------------- writing
 
 # SQLite: a batch is bound as rows of VALUES, about a thousand rows a statement. Binding is a
 # quick loop in the driver; the statement then runs (and sorts its rows for the indexes)
-# without holding the GIL while the reader thread checks the next batch. Only placeholders are
-# repeated: the statements are otherwise spelled out in full.
+# without holding the GIL. Only placeholders are repeated: the statements are otherwise spelled
+# out in full. The values are all text (see ValuesBatch): no meter is '', life support '1'/'0'.
 _SQLITE_UPSERT = """
 INSERT INTO service_locations (service_location_id, account_number, meter_id, customer_name,
                                service_address, life_support, updated_at)
-SELECT column1, column2, column3, column4, column5, column6, ?
+SELECT column1, column2, NULLIF(column3, ''), column4, column5, CAST(column6 AS INTEGER), ?
 FROM (VALUES {rows}) WHERE true
 ORDER BY column1
 ON CONFLICT (service_location_id) DO UPDATE SET
@@ -589,52 +287,6 @@ WHERE removed_at IS NULL
 """
 
 
-@dataclass
-class _JsonBatch:
-    """PostgreSQL: one batch of locations as JSON text, each row with its phones."""
-
-    count: int
-    rows: str
-    has_phones: bool
-
-
-@dataclass
-class _ValuesBatch:
-    """SQLite: one batch as the values to bind, flat: six a location (the upsert's column
-    order) and three a phone link (phone, account, location)."""
-
-    count: int
-    locations: list[str | bool | None]
-    links: list[str]
-
-
-_Packed = _JsonBatch | _ValuesBatch
-
-
-def _pack_json(batch: Sequence[_Location]) -> _JsonBatch:
-    # Sorted batches touch the index pages in order.
-    rows = sorted(batch, key=itemgetter(0))
-    return _JsonBatch(
-        len(rows),
-        json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
-        any(row[6] for row in rows),
-    )
-
-
-def _pack_values(batch: Sequence[_Location]) -> _ValuesBatch:
-    locations: list[str | bool | None] = []
-    links: list[str] = []
-    for location, account, meter, name, address, life, phones in batch:
-        locations += (location, account, meter, name, address, life)
-        for phone in phones:
-            links += (phone, account, location)
-    return _ValuesBatch(len(batch), locations, links)
-
-
-def _packer(dialect: str) -> Callable[[Sequence[_Location]], _Packed]:
-    return _pack_json if dialect == "postgresql" else _pack_values
-
-
 def _sql(statement: str) -> TextClause:
     return text(statement).bindparams(bindparam("now", type_=UTCDateTime()))
 
@@ -655,7 +307,7 @@ class _Writer:
         if self.dialect not in ("sqlite", "postgresql"):
             raise NotImplementedError(f"the directory import does not support {self.dialect}")
         self.pg = self.dialect == "postgresql"
-        self.pack = _packer(self.dialect)
+        self.pack = packer(self.dialect)
         # PostgreSQL: while the table is empty every row is new: no need to count known ones.
         self.locations_known = self.pg and bool(
             conn.exec_driver_sql("SELECT 1 FROM service_locations LIMIT 1").first()
@@ -768,13 +420,13 @@ class _Writer:
         conn.execute(text(_SQLITE_FTS_FILL), {"after": self.fts_after_id})
         conn.execute(hashsize, {"size": int(before or _FTS_DEFAULT_HASHSIZE)})
 
-    def write(self, packed: _Packed) -> None:
-        if isinstance(packed, _ValuesBatch):
+    def write(self, packed: Packed) -> None:
+        if isinstance(packed, ValuesBatch):
             self._write_values(packed)
         else:
             self._write_json(packed)
 
-    def _write_json(self, packed: _JsonBatch) -> None:
+    def _write_json(self, packed: JsonBatch) -> None:
         conn, report = self.conn, self.report
         rows = {"rows": packed.rows}
         known = int(conn.execute(self.known, rows).scalar() or 0) if self.locations_known else 0
@@ -787,7 +439,7 @@ class _Writer:
             params = {**rows, **self.link_constants}
             report.links_added += conn.execute(self.links, params).rowcount
 
-    def _write_values(self, packed: _ValuesBatch) -> None:
+    def _write_values(self, packed: ValuesBatch) -> None:
         conn, report = self.conn, self.report
         written = 0
         for sql, values in self._chunks(_SQLITE_UPSERT, _SQLITE_UPSERT_ROW, 6, packed.locations):
@@ -884,22 +536,22 @@ def import_accounts_csv(
     """
     path = Path(path)
     try:
-        lines, nul = _survey(path)
-        total = max(lines - 1, 0)
-        handle = path.open(encoding="utf-8-sig", newline="")
+        lines, nul = survey(path)
     except OSError as exc:
         raise DirectoryFileError(
             f"cannot read {path}: {exc.strerror or exc}; check the file name and permissions"
         ) from exc
+    total = max(lines - 1, 0)
     report = ImportReport()
-    with handle:
-        try:
-            pack = _packer(engine.dialect.name)
-            reader = _FileReader(handle, path, region, skip_bad, pack, nul_free=not nul)
-        except UnicodeDecodeError:
-            raise _not_utf8(path) from None
-        except csv.Error as exc:
-            raise DirectoryFileError(f"{path}:1: unreadable CSV header ({exc})") from exc
+    request = ReadRequest(
+        path=path,
+        region=region,
+        skip_bad=skip_bad,
+        dialect=engine.dialect.name,
+        batch_rows=BATCH_ROWS,
+        nul_free=not nul,
+    )
+    with FileReader(request) as reader:  # the header is read: a bad one stops here
         report.ignored_columns = reader.ignored
         with (
             engine.connect() as conn,
@@ -909,32 +561,29 @@ def import_accounts_csv(
             writer = _Writer(conn, report, source=source, actor=actor, desk=desk)
             with writer.tuned():
                 writer.defer_indexes(total)
-                with (
-                    _interpreter_tuned_for_reading(),
-                    contextlib.closing(reader.batches()) as batches,
-                ):
-                    for batch in batches:
-                        if batch.packed is not None:
-                            writer.write(batch.packed)
-                        if progress is not None:
-                            progress(batch.rows_read, max(total, batch.rows_read))
-                if progress is not None and reader.rows != total:
-                    progress(reader.rows, reader.rows)  # blank or multi-line rows: now exact
-                if reader.errors and not skip_bad:
+                for rows_read, packed in reader.batches():
+                    if packed is not None:
+                        writer.write(packed)
+                    if progress is not None:
+                        progress(rows_read, max(total, rows_read))
+                read = reader.summary
+                if progress is not None and read.rows != total:
+                    progress(read.rows, read.rows)  # blank or multi-line rows: now exact
+                if read.errors and not skip_bad:
                     # Leaving the block by an exception rolls the transaction back.
                     raise ImportFailed(
                         ImportReport(
-                            rows_read=reader.rows,
-                            errors=reader.errors,
+                            rows_read=read.rows,
+                            errors=read.errors,
                             ignored_columns=reader.ignored,
                         )
                     )
                 writer.build_deferred()
-                report.rows_read = reader.rows
-                report.errors = reader.errors
-                report.rows_skipped = reader.bad_rows
+                report.rows_read = read.rows
+                report.errors = read.errors
+                report.rows_skipped = read.bad_rows
                 if not partial:
-                    writer.mark_removed(reader.checker.seen)
+                    writer.mark_removed(read.listed_ids())
                 extra: dict[str, Any] = {"file": str(path)}
                 if reader.ignored:
                     extra["ignored_columns"] = reader.ignored
@@ -1031,25 +680,6 @@ def _back_to_wal(driver: sqlite3.Connection) -> None:
     log.warning("the database stays in rollback-journal mode until it is next opened")
 
 
-@contextlib.contextmanager
-def _interpreter_tuned_for_reading() -> Iterator[None]:
-    """While the reader thread runs: a short GIL switch interval, and no cyclic garbage
-    collection. After each statement the writing thread waits for the GIL until the reader
-    thread is made to let go: at the default 5 ms, for a few thousand statements, the database
-    sat idle for a fifth of an import and a third of an unchanged re-import. The reader's
-    millions of short-lived tuples are all freed by reference counting; the collector found
-    nothing in them and took a sixth of the reader's time looking."""
-    switch_interval, collecting = sys.getswitchinterval(), gc.isenabled()
-    sys.setswitchinterval(_IMPORT_SWITCH_INTERVAL)
-    gc.disable()
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(switch_interval)
-        if collecting:
-            gc.enable()
-
-
 def _refresh_statistics(engine: Engine, report: ImportReport) -> None:
     """ANALYZE after a big PostgreSQL import: until autovacuum gets to it, the planner would
     take the fresh tables for empty and answer phone look-ups with sequential scans."""
@@ -1089,7 +719,7 @@ def import_directory_rows(
 def _write_rows(writer: _Writer, report: ImportReport, rows: Iterable[DirectoryRecord]) -> set[str]:
     """Writes the rows; returns their service location IDs."""
     seen: set[str] = set()
-    batch: list[_Location] = []
+    batch: list[Location] = []
     for row in rows:
         if row.service_location_id in seen:
             raise ValueError(f"service_location_id {row.service_location_id!r} given twice")
