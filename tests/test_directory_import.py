@@ -9,12 +9,13 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from outagedesk import directory
@@ -773,6 +774,48 @@ def test_run_import_command_database_error_exits_2(
     assert "Traceback" not in err
 
 
+def test_ctrl_c_mid_statement_applies_nothing_and_puts_wal_back(
+    import_token: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl+C while SQLite runs a statement: SQLAlchemy closes the connection (a first import
+    was in rollback-journal mode); the command says so in one line and exits 130."""
+    monkeypatch.setattr(directory, "_DEFER_MIN_ROWS", 20)
+    monkeypatch.setattr(directory, "BATCH_ROWS", 50)
+    real_execute: Callable[..., None] = DefaultDialect.do_execute
+
+    def interrupted(self: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith("INSERT INTO phone_links"):
+            raise KeyboardInterrupt
+        real_execute(self, cursor, statement, *args)
+
+    monkeypatch.setattr(DefaultDialect, "do_execute", interrupted)
+    path = write_csv(tmp_path / "dir.csv", many_rows(200))
+    settings = settings_for(tmp_path)
+
+    assert run_import_command(settings, str(path), skip_bad=False) == 130
+
+    _, err = capsys.readouterr()
+    assert err.splitlines()[-1] == "outagedesk: interrupted; nothing was imported"
+    assert "Traceback" not in err
+    db = tmp_path / "outagedesk.db"
+    assert journal_mode(db) == "wal"
+    monkeypatch.setattr(DefaultDialect, "do_execute", real_execute)
+    assert count(db_of(settings), ServiceLocation) == 0
+
+
+def test_an_import_closed_mid_statement_puts_wal_back(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    importer = sqlite3.connect(db, isolation_level=None)
+    importer.execute("CREATE TABLE t (x)")
+    assert importer.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    importer.close()  # as SQLAlchemy closes a connection interrupted mid-statement
+    directory._back_to_wal(importer, str(db))
+    assert journal_mode(db) == "wal"
+
+
 class FakeTerminal(io.StringIO):
     def isatty(self) -> bool:
         return True
@@ -1236,7 +1279,7 @@ def test_the_return_to_wal_waits_for_a_reader_and_gives_up_in_time(
         reader.execute("SELECT count(*) FROM t").fetchone()  # holds the database open
         done = threading.Timer(0.3, reader.execute, ("COMMIT",))
         done.start()
-        directory._back_to_wal(importer)  # waits for the reader to finish
+        directory._back_to_wal(importer, str(db))  # waits for the reader to finish
         done.join()
         assert journal_mode(db) == "wal"
 
@@ -1245,7 +1288,7 @@ def test_the_return_to_wal_waits_for_a_reader_and_gives_up_in_time(
         reader.execute("SELECT count(*) FROM t").fetchone()
         importer.execute("PRAGMA busy_timeout = 200")
         with caplog.at_level("WARNING", logger="outagedesk.directory"):
-            directory._back_to_wal(importer)  # the reader outlasts the busy timeout
+            directory._back_to_wal(importer, str(db))  # the reader outlasts the busy timeout
         assert "stays in rollback-journal mode" in caplog.text
         reader.execute("COMMIT")
     finally:

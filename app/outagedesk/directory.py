@@ -362,9 +362,12 @@ class _Writer:
         try:
             yield
         finally:
-            conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
-            if rollback_journal:
-                conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_timeout or 0)}")
+            # A connection interrupted mid-statement (Ctrl+C) is invalidated: it is closed,
+            # never reused, and has nothing to restore.
+            if not conn.invalidated:
+                conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
+                if rollback_journal:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_timeout or 0)}")
 
     def defer_indexes(self, expected_rows: int) -> None:
         """Drop the secondary indexes (SQLite) when ``expected_rows`` dwarfs the table;
@@ -408,8 +411,9 @@ class _Writer:
                     self._fill_fts()
                 conn.exec_driver_sql(sql)
         finally:
-            conn.exec_driver_sql("PRAGMA threads = 0")
-            conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache or -2000)}")
+            if not conn.invalidated:  # see tuned()
+                conn.exec_driver_sql("PRAGMA threads = 0")
+                conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache or -2000)}")
         self.deferred = []
 
     def _fill_fts(self) -> None:
@@ -667,15 +671,22 @@ def _rollback_journal(conn: Connection, expected_rows: int) -> Iterator[None]:
     try:
         yield
     finally:
-        _back_to_wal(driver)
+        _back_to_wal(driver, str(conn.engine.url.database))
 
 
-def _back_to_wal(driver: sqlite3.Connection) -> None:
+def _back_to_wal(driver: sqlite3.Connection, path: str) -> None:
     """WAL again, as soon as the desks that opened the database meanwhile have finished
     reading (the connection's busy timeout)."""
     with contextlib.suppress(sqlite3.OperationalError):
-        if driver.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
-            return
+        try:
+            if driver.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                return
+        except sqlite3.ProgrammingError:
+            # Interrupted mid-statement (Ctrl+C), the import's connection was closed, which
+            # rolled its transaction back: a connection of its own switches.
+            with contextlib.closing(sqlite3.connect(path, timeout=2.0)) as fresh:
+                if fresh.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                    return
     # Every connection asks for WAL when it opens (store.db): the next one will switch.
     log.warning("the database stays in rollback-journal mode until it is next opened")
 
@@ -808,7 +819,8 @@ def run_import_command(
 ) -> int:
     """``outagedesk import-accounts``: exit 0 when imported, 1 when rows are invalid or the
     person may not import (nothing applied), 2 when the file, the database or the credentials
-    cannot be used. ``user`` is ``--user``; a service token comes from the environment."""
+    cannot be used, 130 when interrupted (nothing applied). ``user`` is ``--user``; a service
+    token comes from the environment."""
     from outagedesk.ops.commands import authenticate
 
     err = sys.stderr
@@ -854,6 +866,10 @@ def run_import_command(
             file=err,
         )
         return 2
+    except KeyboardInterrupt:
+        show.end()
+        print("outagedesk: interrupted; nothing was imported", file=err)
+        return 130
     except ImportFailed as exc:
         show.end()
         failed = exc.report
