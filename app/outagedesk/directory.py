@@ -15,10 +15,9 @@ life-support flag on re-import.
 The whole import is one transaction. A child process reads and validates the file
 (:mod:`outagedesk.directory_file`) while the calling thread writes the valid rows in batches
 (a few statements per table and batch, so the database works while the next batch is
-checked). The first invalid row stops the writing;
-the rest of the file is still checked, so every error is reported with its line number, and
-then the transaction is rolled back: nothing is applied. With ``skip_bad`` the invalid rows
-are reported and the others imported.
+checked). The first invalid row stops the writing; the rest of the file is still checked, so
+every error is reported with its line number, and then the transaction is rolled back:
+nothing is applied. With ``skip_bad`` the invalid rows are reported and the others imported.
 
 Re-importing updates, never duplicates: service locations are matched on
 ``service_location_id`` (a changed row is rewritten with a new ``updated_at``; an unchanged
@@ -532,10 +531,11 @@ def import_accounts_csv(
     (a file listing only some locations) nothing is marked removed.
 
     Raises :class:`ImportFailed` (nothing written) when a row is invalid and ``skip_bad`` is
-    false, and :class:`DirectoryFileError` (nothing written) when the file cannot be read or
-    its header lacks a column. ``progress(rows_done, rows_total)`` is called after every batch
-    of ``BATCH_ROWS`` rows and at the end; ``rows_total`` counts the lines after the header,
-    which is exact unless quoted fields span lines (a last call then gives the exact count).
+    false, and :class:`DirectoryFileError` (nothing written) when the file cannot be read,
+    its header lacks a column, or the process reading it ends unexpectedly.
+    ``progress(rows_done, rows_total)`` is called after every batch of ``BATCH_ROWS`` rows and
+    at the end; ``rows_total`` counts the lines after the header, which is exact unless quoted
+    fields span lines (a last call then gives the exact count).
     Phone links are only ever added, never removed (see the module docstring).
     """
     path = Path(path)
