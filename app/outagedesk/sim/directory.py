@@ -13,15 +13,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-CSV_HEADER = (
-    "account_number",
-    "service_location_id",
-    "meter_id",
-    "customer_name",
-    "service_address",
-    "phones",
-    "life_support",
-)
+from outagedesk.directory_file import COLUMNS
+
+# The file is written for ``outagedesk import-accounts``: its columns, in their order.
+CSV_HEADER = COLUMNS
 
 # Used first, so small directories look like one Southwest/Mountain utility.
 HOME_AREA_CODES = (
